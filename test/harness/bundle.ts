@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { defaultSpec } from '../../src/runtime/spec/default-spec.js';
 import type { Spec } from '../../src/runtime/spec/types.js';
 import { cgroupHierarchies, killCgroupProcesses } from './cgroups.js';
 import { copyBusyboxRootfs } from './fixtures.js';
@@ -35,68 +36,24 @@ export interface Bundle {
 }
 
 /** The capabilities `runc spec` grants. */
-export const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
+export const DEFAULT_CAPS = (defaultSpec({ rootless: false }).process?.capabilities?.bounding ?? []) as string[];
 
 /**
- * A config.json as `runc spec` writes it, with three differences made for tests: no
- * terminal (the harness captures stdout), a writable root (tests create files), and a
- * cgroup namespace.
+ * The config.json `berth-runc spec` (like `runc spec`) writes, with the differences made for
+ * tests: no terminal (the harness captures stdout), a writable root (tests create files),
+ * a cgroup namespace unless asked otherwise, the caps ambient too (so that a non-root user
+ * keeps them) and the test's cgroupsPath.
  */
 export function defaultConfig(args: string[], cgroupsPath: string, cgroupNamespace = true): Spec {
-  const caps = () => [...DEFAULT_CAPS];
-  return {
-    ociVersion: '1.0.2-dev',
-    process: {
-      terminal: false,
-      user: { uid: 0, gid: 0 },
-      args,
-      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'],
-      cwd: '/',
-      capabilities: { bounding: caps(), effective: caps(), permitted: caps(), ambient: caps() },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
-      noNewPrivileges: true,
-    },
-    root: { path: 'rootfs', readonly: false },
-    hostname: 'berth-test',
-    mounts: [
-      { destination: '/proc', type: 'proc', source: 'proc' },
-      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-      {
-        destination: '/dev/pts',
-        type: 'devpts',
-        source: 'devpts',
-        options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
-      },
-      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
-      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-    ],
-    linux: {
-      cgroupsPath,
-      resources: { devices: [{ allow: false, access: 'rwm' }] },
-      namespaces: [
-        { type: 'pid' },
-        { type: 'network' },
-        { type: 'ipc' },
-        { type: 'uts' },
-        { type: 'mount' },
-        ...(cgroupNamespace ? [{ type: 'cgroup' as const }] : []),
-      ],
-      maskedPaths: [
-        '/proc/acpi',
-        '/proc/asound',
-        '/proc/kcore',
-        '/proc/keys',
-        '/proc/latency_stats',
-        '/proc/timer_list',
-        '/proc/timer_stats',
-        '/proc/sched_debug',
-        '/sys/firmware',
-        '/proc/scsi',
-      ],
-      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
-    },
-  } as Spec;
+  const spec = defaultSpec({ rootless: false, cgroupNamespace });
+  const proc = spec.process!;
+  proc.terminal = false;
+  proc.args = args;
+  proc.capabilities!.ambient = [...DEFAULT_CAPS];
+  spec.root = { path: 'rootfs', readonly: false };
+  spec.hostname = 'berth-test';
+  spec.linux!.cgroupsPath = cgroupsPath;
+  return spec;
 }
 
 /** A short random id usable as a container id and a cgroup name. */
