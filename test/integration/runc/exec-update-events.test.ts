@@ -112,7 +112,7 @@ test('events --stats prints one stats event', { skip: skipUnlessRoot }, async (t
 });
 
 test('events streams stats at --interval and ends when the container stops', { skip: skipUnlessRoot }, async (t) => {
-  const env = await setup(t, { args: ['sleep', '2'] });
+  const env = await setup(t, { args: ['sleep', '5'] });
   const id = env.b.id;
   await env.ok(['run', '-d', '-b', env.b.dir, id]);
   const r = await env.run(['events', '--interval', '300ms', id], { timeoutMs: 20_000 });
