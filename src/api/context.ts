@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { HijackOptions, HijackedConnection } from './hijack.js';
+import type { WebSocketOptions } from './websocket.js';
 
 export interface RequestContext {
   readonly req: IncomingMessage;
@@ -34,6 +35,8 @@ export interface RequestContext {
   json(): Promise<unknown>;
   /** Take over the connection for a raw or multiplexed stream (attach, exec start). */
   hijack(opts: HijackOptions): HijackedConnection;
+  /** Take over the connection as a websocket (attach/ws); 400 unless the request opened one. */
+  websocket(opts: Omit<WebSocketOptions, 'extraHeaders'>): HijackedConnection;
   /** Whether the connection has been hijacked. */
   readonly hijacked: boolean;
 }

@@ -16,6 +16,7 @@ import { checkJsonContentType, JSON_BODY_LIMIT, parseJsonBody, readAll } from '.
 import type { RequestContext } from './context.js';
 import { PAGE_NOT_FOUND, statusForError, writeError } from './errors.js';
 import { hijackResponse, hijackSocket, UpgradedRequestBody, type HijackedConnection, type HijackOptions } from './hijack.js';
+import { acceptWebSocket, websocketKey, type WebSocketOptions } from './websocket.js';
 import { Router, splitVersionPrefix, type Route } from './router.js';
 import { allRoutes } from './routes/index.js';
 import { API_VERSION, BERTH_VERSION, MIN_API_VERSION, unsupportedVersionMessage, versionLessThan } from './version.js';
@@ -129,6 +130,13 @@ export function createApiServer(backend: EngineBackend, opts: ApiServerOptions =
       return upgradedBody ? upgradedBody.read(limit) : readAll(req, limit);
     };
 
+    // The response lets go of an upgraded socket the handler takes over; close() ends it.
+    const adopt = (socket: Duplex): void => {
+      res.detachSocket(socket as Socket);
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    };
+
     const ctx: RequestContext = {
       req,
       res,
@@ -166,13 +174,19 @@ export function createApiServer(backend: EngineBackend, opts: ApiServerOptions =
       hijack: (hopts: HijackOptions) => {
         if (hijacked) throw new Error('connection already hijacked');
         if (upgrade) {
-          res.detachSocket(upgrade.socket as Socket);
+          adopt(upgrade.socket);
           hijacked = hijackSocket(upgrade.socket, { ...hopts, apiVersion, extraHeaders: commonHeaders });
-          sockets.add(upgrade.socket);
-          upgrade.socket.once('close', () => sockets.delete(upgrade.socket));
         } else {
           hijacked = hijackResponse(req, res, { ...hopts, bodyConsumed });
         }
+        return hijacked;
+      },
+      websocket: (wopts: Omit<WebSocketOptions, 'extraHeaders'>) => {
+        if (hijacked) throw new Error('connection already hijacked');
+        websocketKey(req); // a 400 before anything is written when it is not a handshake
+        if (!upgrade) throw invalidParameter('not websocket protocol: the request must be a GET with "Connection: Upgrade" and "Upgrade: websocket"');
+        adopt(upgrade.socket);
+        hijacked = acceptWebSocket(req, upgrade.socket, { ...wopts, extraHeaders: commonHeaders });
         return hijacked;
       },
       get hijacked() {

@@ -174,7 +174,11 @@ async function logs(b: ContainerBackend, ctx: RequestContext): Promise<void> {
   ctx.res.end();
 }
 
-async function attach(b: ContainerBackend, ctx: RequestContext): Promise<void> {
+/**
+ * POST /attach (hijacked: raw, or multiplexed without a tty) and GET /attach/ws (a websocket:
+ * never multiplexed; binary frames from API 1.28, text frames before, as dockerd).
+ */
+async function attach(b: ContainerBackend, ctx: RequestContext, websocket: boolean): Promise<void> {
   const q = ctx.query;
   const detachKeys = optionalParam(q, 'detachKeys');
   const session = await b.containerAttach(ctx.params.name as string, {
@@ -188,7 +192,7 @@ async function attach(b: ContainerBackend, ctx: RequestContext): Promise<void> {
   // Attach takes no body, but some clients (dockerode) send their options as JSON: dockerd
   // drops it, and so must we, or it would reach the container as the first stdin bytes.
   await ctx.body(1 << 20);
-  const conn = ctx.hijack({ multiplexed: !session.tty });
+  const conn = websocket ? ctx.websocket({ binary: versionAtLeast(ctx.apiVersion, '1.28') }) : ctx.hijack({ multiplexed: !session.tty });
   await session.run({ stdin: conn.stdin, stdout: conn.stdout, stderr: conn.stderr, signal: ctx.signal });
 }
 
@@ -349,7 +353,8 @@ export function containerRoutes(b: ContainerBackend): Route[] {
       ctx.res.writeHead(200);
       ctx.res.end();
     }),
-    route('POST', '/containers/{name*}/attach', (ctx) => attach(b, ctx)),
+    route('POST', '/containers/{name*}/attach', (ctx) => attach(b, ctx, false)),
+    route('GET', '/containers/{name*}/attach/ws', (ctx) => attach(b, ctx, true)),
     route('POST', '/containers/{name*}/rename', async (ctx) => {
       await b.containerRename(name(ctx), ctx.query.get('name') ?? '');
       writeNoContent(ctx.res);
