@@ -62,6 +62,7 @@ import { compileSeccomp } from '../runtime/seccomp.js';
 import type { Process, Spec } from '../runtime/spec/types.js';
 import { namespaceFlag } from '../runtime/compile/flags.js';
 import { EventBus } from './events.js';
+import { ExecStore, type StoredExec } from './exec-store.js';
 import { ContainerNetworking, NETWORK_METHODS } from './networking.js';
 import type { NetworkManager } from '../network/index.js';
 import { hostnameFile, hostsFile, resolvConf } from './etc-files.js';
@@ -152,8 +153,11 @@ interface ExecRecord {
   started: boolean;
   exitCode: number | null;
   pid: number;
+  monitorPid: number;
   dir: string;
   done: Deferred<void>;
+  /** Written to disk (exec-store.ts) when started; health-check execs are not. */
+  persist: boolean;
 }
 
 const RUNNING: ContainerStatus[] = ['running', 'paused', 'restarting'];
@@ -302,6 +306,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   private readonly names = new NameIndex();
   private readonly containers = new Map<string, Live>();
   private readonly execs = new Map<string, ExecRecord>();
+  private readonly execStore: ExecStore;
   private readonly images: EngineImages;
   private readonly log: EngineLogger;
   private readonly host: HostLimits;
@@ -315,6 +320,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     this.paths = new ContainerPaths(opts.dataRoot, opts.execRoot);
     this.images = opts.images;
     this.volumes = opts.volumes ?? new VolumeStore(opts.dataRoot);
+    this.execStore = new ExecStore(this.paths.containersDir);
     this.log = opts.log ?? (() => undefined);
     const rl = daemonRlimits();
     this.host = {
@@ -428,6 +434,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
 
   private async recoverOne(c: Live): Promise<void> {
     const rec = c.rec;
+    await this.recoverExecs(c); // before the container's exit removes their runtime dirs
     switch (rec.state.status) {
       case 'running':
       case 'paused':
@@ -463,6 +470,26 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         return;
       default:
         return;
+    }
+  }
+
+  /**
+   * The container's stored execs back in memory. One that was running has exited meanwhile
+   * (its exit file is read), still runs under its berth-monitor (watched again), or lost its
+   * monitor (exit 255, as a container's).
+   */
+  private async recoverExecs(c: Live): Promise<void> {
+    for (const s of await this.execStore.load(c.rec.id, (f, e) => this.log('warn', `skip exec record ${f}: ${errorMessage(e)}`))) {
+      const ex: ExecRecord = { ...s, started: true, done: deferred(), persist: true };
+      this.execs.set(ex.id, ex);
+      if (!ex.running) {
+        ex.done.resolve();
+        continue;
+      }
+      const st = await readExitFile(join(ex.dir, 'exit')).catch(() => undefined);
+      if (st) await this.execExited(c.rec, ex, st.exitCode);
+      else if (this.monitorAlive(ex.monitorPid)) this.watchExecExit(c.rec, ex);
+      else await this.execExited(c.rec, ex, 255);
     }
   }
 
@@ -983,9 +1010,14 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     };
     if (rec.state.health) rec.state.health = { ...rec.state.health, Status: 'unhealthy' === rec.state.health.Status ? 'unhealthy' : rec.state.health.Status };
     await this.save(c);
+    for (const ex of this.execs.values()) {
+      // The container's end killed its execs: their status if their monitor wrote it, else SIGKILL's.
+      if (ex.containerId !== rec.id || !ex.running) continue;
+      const execExit = await readExitFile(join(ex.dir, 'exit')).catch(() => undefined);
+      await this.execExited(rec, ex, execExit?.exitCode ?? 137);
+    }
     await rm(this.paths.runtime(rec.id), { recursive: true, force: true }).catch(() => undefined);
     await this.images.unmountRootfs(rec.id).catch(() => undefined);
-    for (const ex of this.execs.values()) if (ex.containerId === rec.id && ex.running) ex.running = false;
     if (oom) this.emit(rec, 'oom');
     this.emit(rec, 'die', { exitCode: String(rec.state.exitCode), execDuration: String(Math.max(0, Math.round(ranMs / 1000))) });
     c.exited.resolve();
@@ -1563,8 +1595,10 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       started: false,
       exitCode: null,
       pid: 0,
+      monitorPid: 0,
       dir: this.paths.execDir(c.rec.id, id),
       done: deferred(),
+      persist: true,
     });
     this.emit(c.rec, `exec_create: ${config.Cmd.join(' ')}`, { execID: id });
     return { Id: id };
@@ -1658,15 +1692,11 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         ...(onSync ? { onSync: async () => onSync() } : {}),
       });
       ex.pid = started.containerPid;
+      ex.monitorPid = started.monitorPid;
       ex.running = true;
+      await this.saveExec(ex);
       this.emit(rec, `exec_start: ${ex.config.Cmd.join(' ')}`, { execID: ex.id });
-      void exitFileIn(ex.dir).then(async (st) => {
-        ex.exitCode = st.exitCode;
-        ex.running = false;
-        ex.done.resolve();
-        this.emit(rec, 'exec_die', { execID: ex.id, exitCode: String(st.exitCode) });
-        await rm(ex.dir, { recursive: true, force: true }).catch(() => undefined);
-      });
+      this.watchExecExit(rec, ex);
     };
     const fail = (e: unknown): never => {
       ex.running = false;
@@ -1711,6 +1741,26 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     };
   }
 
+  private async saveExec(ex: ExecRecord): Promise<void> {
+    if (!ex.persist) return;
+    const s: StoredExec = { id: ex.id, containerId: ex.containerId, config: ex.config, running: ex.running, exitCode: ex.exitCode, pid: ex.pid, monitorPid: ex.monitorPid, dir: ex.dir };
+    await this.execStore.save(s).catch((e: unknown) => this.log('warn', `save exec ${ex.id}: ${errorMessage(e)}`));
+  }
+
+  private watchExecExit(rec: ContainerRecord, ex: ExecRecord): void {
+    void exitFileIn(ex.dir).then((st) => this.execExited(rec, ex, st.exitCode));
+  }
+
+  private async execExited(rec: ContainerRecord, ex: ExecRecord, exitCode: number): Promise<void> {
+    if (!ex.running) return;
+    ex.exitCode = exitCode;
+    ex.running = false;
+    ex.done.resolve();
+    this.emit(rec, 'exec_die', { execID: ex.id, exitCode: String(exitCode) });
+    await this.saveExec(ex);
+    await rm(ex.dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
   override async execResize(id: string, height: number, width: number): Promise<void> {
     const ex = this.exec(id);
     if (!ex.running) return;
@@ -1720,6 +1770,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   /** Runs a command in the container and collects its output (health checks). */
   private async execCollect(c: Live, cmd: string[], timeoutMs: number): Promise<{ code: number; output: string }> {
     const { Id } = await this.execCreate(c.rec.id, { Cmd: cmd, AttachStdout: true, AttachStderr: true });
+    this.execs.get(Id)!.persist = false;
     const session = await this.execStart(Id, { detach: false, tty: false });
     const chunks: Buffer[] = [];
     const { Writable } = await import('node:stream');

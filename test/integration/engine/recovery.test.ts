@@ -1,12 +1,53 @@
 // Live restore: berthd killed with SIGKILL (or stopped) while containers run; the next berthd
 // re-adopts running containers (logs, exec, stop still work) and records the exit of those
-// that ended while it was down, with their exit codes.
+// that ended while it was down, with their exit codes; exec instances started before the
+// kill are still known after it (exec-store.ts), whether they ended before, during or after
+// the downtime.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DOCKER, TestBerthd } from '../../harness/berthd.js';
+
+function api(d: TestBerthd, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = request({ socketPath: d.socket, method, path, headers: data ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } : {} }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} }));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+/** Creates and starts a detached exec; its id. */
+async function execDetached(d: TestBerthd, container: string, script: string): Promise<string> {
+  const created = await api(d, 'POST', `/v1.47/containers/${container}/exec`, { Cmd: ['sh', '-c', script] });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const id = created.json.Id as string;
+  const started = await api(d, 'POST', `/v1.47/exec/${id}/start`, { Detach: true });
+  assert.equal(started.status, 200);
+  return id;
+}
+
+async function execState(d: TestBerthd, id: string): Promise<string> {
+  const r = await api(d, 'GET', `/v1.47/exec/${id}/json`);
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  return `${String(r.json.Running)} ${String(r.json.ExitCode)}`;
+}
+
+async function poll(what: string, fn: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
 
 const skip = !existsSync(DOCKER) ? `${DOCKER} is not installed` : process.getuid?.() !== 0 ? 'needs root' : false;
 
@@ -62,5 +103,35 @@ describe('berthd killed and restarted: live restore', { skip }, () => {
     }
     assert.match(st, /^running [1-9]/);
     await d.docker(['rm', '-f', 'phoenix']);
+  });
+
+  test('exec instances across kill -9: ended before, during and after the downtime', async () => {
+    const r = await d.docker(['run', '-d', '--name', 'host', '--network', 'none', 'busybox', 'sleep', '120']);
+    assert.equal(r.code, 0, r.stderr);
+    const cid = r.stdout.trim();
+    const before = await execDetached(d, 'host', 'exit 5');
+    await poll('the first exec to end', async () => (await execState(d, before)) === 'false 5');
+    const during = await execDetached(d, 'host', 'while [ ! -e /tmp/stop-during ]; do sleep 0.05; done; exit 7');
+    const after = await execDetached(d, 'host', 'while [ ! -e /tmp/go ]; do sleep 0.05; done; exit 3');
+    await poll('both execs to run', async () => (await execState(d, during)) === 'true null' && (await execState(d, after)) === 'true null');
+    const pid = (await d.docker(['inspect', '-f', '{{.State.Pid}}', 'host'])).stdout.trim();
+    await d.kill9();
+    // While berthd is down, end one exec (through the container's root as the host sees it)
+    // and wait for its berth-monitor to write the exit file.
+    writeFileSync(`/proc/${pid}/root/tmp/stop-during`, '');
+    const dir = join(d.execRoot, 'c', cid.slice(0, 16), `e-${during.slice(0, 16)}`);
+    await poll('the exit file of the exec that ends during the downtime', () => existsSync(join(dir, 'exit')));
+    await d.startDaemon();
+
+    assert.equal(await execState(d, before), 'false 5');
+    assert.equal(await execState(d, during), 'false 7');
+    assert.equal(await execState(d, after), 'true null');
+    const ids = (await d.docker(['inspect', '-f', '{{join .ExecIDs " "}}', 'host'])).stdout.trim().split(' ');
+    for (const id of [before, during, after]) assert.ok(ids.includes(id), `${id} in ExecIDs ${ids.join(',')}`);
+    // The exec still running is watched again: its end is recorded by the new berthd.
+    assert.equal((await d.docker(['exec', 'host', 'touch', '/tmp/go'])).code, 0);
+    await poll('the re-adopted exec to end', async () => (await execState(d, after)) === 'false 3');
+    assert.equal((await d.docker(['rm', '-f', 'host'])).code, 0);
+    assert.equal((await api(d, 'GET', `/v1.47/exec/${after}/json`)).status, 404);
   });
 });
