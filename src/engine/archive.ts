@@ -12,7 +12,7 @@
 
 import { chmodSync, closeSync, linkSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync, constants as fsConstants, type Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { ContainerPathStat } from '../api/types/container.js';
@@ -22,7 +22,10 @@ import { entryComponents } from '../image/layer/apply.js';
 import { readTar } from '../image/layer/tar-reader.js';
 import { encodeHeader, END_OF_ARCHIVE } from '../image/layer/tar-writer.js';
 import { makeNode, readXattrs, setXattr } from '../image/layer/xattr.js';
-import { containerPathOf, resolveInScope, resolvePath } from './scoped-path.js';
+import { PathScope, resolvePath, type ScopeMount } from './scoped-path.js';
+import type { HostConfig } from '../api/types/container.js';
+import { userMounts } from './oci-spec.js';
+import { volumeOciMounts, type VolumeHolder } from './volumes.js';
 
 // Go's os.FileMode type bits.
 const GO_DIR = 2 ** 31;
@@ -54,63 +57,92 @@ export interface ResolvedArchivePath {
   stat: ContainerPathStat;
   /** The host path (the link itself when the last component is a symlink). */
   resolved: string;
+  /** The container path `resolved` stands for. */
+  cpath: string;
   absPath: string;
   isDir: boolean;
 }
 
-/** HEAD/GET's stat of a path in the rootfs; NotFound in dockerd's words. */
-export function statContainerPath(root: string, path: string, containerName: string): ResolvedArchivePath {
-  const { absPath, resolved } = resolvePath(root, path);
+/**
+ * The bind mounts `docker cp` sees through, in mount order: binds and volumes. tmpfs mounts
+ * are not reached (as with dockerd, which copies from the layers and volumes only).
+ */
+export function archiveMounts(hc: HostConfig, rec: VolumeHolder): ScopeMount[] {
+  return [...userMounts(hc), ...volumeOciMounts(rec)]
+    .filter((m) => m.type === 'bind' && m.source !== undefined)
+    .map((m) => ({ destination: m.destination, source: m.source!, readOnly: (m.options ?? []).includes('ro') }));
+}
+
+/** HEAD/GET's stat of a path in the container; NotFound in dockerd's words. */
+export function statContainerPath(scope: PathScope, path: string, containerName: string): ResolvedArchivePath {
+  const { absPath, resolved, cpath } = resolvePath(scope, path);
   const st = lstatSync(resolved, { throwIfNoEntry: false });
   if (!st) throw notFound(`Could not find the file ${path} in container ${containerName}`);
   let linkTarget = '';
-  if (st.isSymbolicLink()) linkTarget = containerPathOf(root, resolveInScope(root, absPath));
+  if (st.isSymbolicLink()) linkTarget = scope.resolve(absPath);
   const name = absPath === '/' ? '/' : basename(absPath.replace(/\/$/, '')) || '.';
   return {
     stat: { name: absPath.endsWith('/.') ? '.' : name, size: st.size, mode: goFileMode(st), mtime: st.mtime.toISOString(), linkTarget },
     resolved,
+    cpath,
     absPath,
     isDir: st.isDirectory(),
   };
 }
 
-async function* treeTar(src: string, rebase: string): AsyncGenerator<Buffer> {
+/** A tar of the tree at container path `cpath` (host path `src`), crossing into the mounts below it. */
+async function* treeTar(scope: PathScope, src: string, cpath: string, rebase: string): AsyncGenerator<Buffer> {
   const links = new Map<string, string>();
-  async function* entry(p: string, name: string): AsyncGenerator<Buffer> {
+  async function* entry(p: string, c: string, name: string): AsyncGenerator<Buffer> {
     const st = await lstat(p);
     if (st.isSocket()) return;
     const base = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime, xattrs: layerXattrs(readXattrs(p)) };
     if (st.isDirectory()) {
       yield encodeHeader({ ...base, name: `${name}/`, type: 'directory' });
-      for (const child of (await readdir(p)).sort()) yield* entry(join(p, child), `${name}/${child}`);
+      for (const child of (await readdir(p)).sort()) {
+        const cc = posix.join(c, child);
+        yield* entry(scope.hostOf(cc), cc, `${name}/${child}`);
+      }
     } else {
       yield* objectEntry(p, st, base, links);
     }
   }
-  yield* entry(src, rebase);
+  yield* entry(src, cpath, rebase);
   yield END_OF_ARCHIVE;
 }
 
 /** The tar GET answers: the path (never following a last symlink) with entries named from `rebase`. */
-export function archiveOf(resolved: ResolvedArchivePath): Readable {
+export function archiveOf(scope: PathScope, resolved: ResolvedArchivePath): Readable {
   const rebase = resolved.stat.name === '/' ? '.' : resolved.stat.name;
-  return Readable.from(treeTar(resolved.resolved, rebase), { objectMode: false, highWaterMark: 1 << 20 });
+  return Readable.from(treeTar(scope, resolved.resolved, resolved.cpath, rebase), { objectMode: false, highWaterMark: 1 << 20 });
 }
 
 export interface ExtractOptions {
   noOverwriteDirNonDir: boolean;
   /** Owner for every entry (copyUIDGID: the container user's); else the tar's. */
   owner?: { uid: number; gid: number };
+  /** ReadonlyRootfs: only writable mounts may be written. */
+  readonlyRootfs?: boolean;
 }
 
-/** Where PUT extracts: the path resolved fully in scope; it must be an existing directory. */
-export function extractionPoint(root: string, path: string, containerName: string): string {
-  const { absPath } = resolvePath(root, path);
-  const host = resolveInScope(root, absPath);
-  const st = lstatSync(host, { throwIfNoEntry: false });
+/**
+ * Where PUT extracts: the container path, resolved fully in scope; it must be an existing
+ * directory, writable (dockerd's messages for a read-only mount or rootfs).
+ */
+export function extractionPoint(scope: PathScope, path: string, containerName: string, readonlyRootfs = false): string {
+  const { absPath } = resolvePath(scope, path);
+  const cpath = scope.resolve(absPath);
+  const st = lstatSync(scope.hostOf(cpath), { throwIfNoEntry: false });
   if (!st) throw notFound(`Could not find the file ${path} in container ${containerName}`);
   if (!st.isDirectory()) throw invalidParameter('extraction point is not a directory');
-  return host;
+  checkWritable(scope, cpath, readonlyRootfs);
+  return cpath;
+}
+
+function checkWritable(scope: PathScope, cpath: string, readonlyRootfs: boolean): void {
+  const m = scope.mountOf(cpath);
+  if (m?.readOnly) throw invalidParameter('mounted volume is marked read-only');
+  if (!m && readonlyRootfs) throw invalidParameter('container rootfs is marked read-only');
 }
 
 async function* plainTar(input: AsyncIterable<Buffer | Uint8Array>): AsyncGenerator<Buffer> {
@@ -151,11 +183,10 @@ function removeExisting(p: string, st: Stats): void {
 }
 
 /**
- * Extracts a (plain or gzip) tar into `dest` (a directory inside `root`, from
+ * Extracts a (plain or gzip) tar into container directory `destInContainer` (from
  * extractionPoint). Returns the number of entries written.
  */
-export async function extractInScope(root: string, dest: string, input: AsyncIterable<Buffer | Uint8Array>, opts: ExtractOptions): Promise<number> {
-  const destInContainer = containerPathOf(root, dest);
+export async function extractInScope(scope: PathScope, destInContainer: string, input: AsyncIterable<Buffer | Uint8Array>, opts: ExtractOptions): Promise<number> {
   const dirTimes: [string, Date][] = [];
   let n = 0;
   for await (const { header: h, body } of readTar(plainTar(input))) {
@@ -165,17 +196,22 @@ export async function extractInScope(root: string, dest: string, input: AsyncIte
       for await (const _ of body) void _;
       continue;
     }
-    const parent = resolveInScope(root, join(destInContainer, ...parts.slice(0, -1)));
+    const parentC = scope.resolve(posix.join(destInContainer, ...parts.slice(0, -1)));
+    checkWritable(scope, parentC, opts.readonlyRootfs === true);
+    const parent = scope.hostOf(parentC);
     mkdirSync(parent, { recursive: true, mode: 0o755 });
     const pst = lstatSync(parent);
     if (!pst.isDirectory()) throw invalidParameter(`cannot extract "${h.name}": its parent is not a directory`);
-    const target = join(parent, parts.at(-1)!);
+    const targetC = posix.join(parentC, parts.at(-1)!);
+    const target = scope.hostOf(targetC);
     const existing = lstatSync(target, { throwIfNoEntry: false });
+    // A mount point cannot be replaced (the kernel says EBUSY); its root can only be a directory.
+    if (target !== join(parent, parts.at(-1)!) && h.type !== 'directory') throw invalidParameter(`cannot extract "${h.name}": ${targetC} is a mount point`);
     const uid = opts.owner?.uid ?? h.uid;
     const gid = opts.owner?.gid ?? h.gid;
     if (h.type === 'directory') {
       if (existing && !existing.isDirectory()) {
-        if (opts.noOverwriteDirNonDir) throw invalidParameter(`cannot overwrite non-directory "${containerPathOf(root, target)}" with directory "${h.name}"`);
+        if (opts.noOverwriteDirNonDir) throw invalidParameter(`cannot overwrite non-directory "${targetC}" with directory "${h.name}"`);
         removeExisting(target, existing);
       }
       if (!existing || !existing.isDirectory()) mkdirSync(target, { mode: h.mode & 0o7777 });
@@ -184,7 +220,7 @@ export async function extractInScope(root: string, dest: string, input: AsyncIte
       dirTimes.push([target, h.mtime]);
     } else {
       if (existing) {
-        if (existing.isDirectory() && opts.noOverwriteDirNonDir) throw invalidParameter(`cannot overwrite directory "${containerPathOf(root, target)}" with non-directory "${h.name}"`);
+        if (existing.isDirectory() && opts.noOverwriteDirNonDir) throw invalidParameter(`cannot overwrite directory "${targetC}" with non-directory "${h.name}"`);
         removeExisting(target, existing);
       }
       switch (h.type) {
@@ -206,7 +242,7 @@ export async function extractInScope(root: string, dest: string, input: AsyncIte
           break;
         case 'link': {
           const linkParts = entryComponents(h.linkname);
-          const from = resolveInScope(root, join(destInContainer, ...linkParts), false);
+          const from = scope.resolveHost(posix.join(destInContainer, ...linkParts), false);
           const fst = lstatSync(from, { throwIfNoEntry: false });
           if (!fst || fst.isDirectory()) throw invalidParameter(`cannot extract "${h.name}": hard link target "${h.linkname}" is not a file in the archive`);
           linkSync(from, target);

@@ -78,7 +78,8 @@ import { dockerStats, type CpuSample } from './stats.js';
 import { resolveUser } from './user.js';
 import { markRemoveVolumes, releaseVolumes, setupVolumes, validateVolumeConfig, volumeMountPoints, volumeOciMounts, isVolumeBind } from './volumes.js';
 import { VolumeStore } from '../volume/store.js';
-import { archiveOf, extractInScope, extractionPoint, statContainerPath } from './archive.js';
+import { archiveMounts, archiveOf, extractInScope, extractionPoint, statContainerPath } from './archive.js';
+import { PathScope } from './scoped-path.js';
 import { layerChanges } from './changes.js';
 import type { OciImageConfig } from './images/index.js';
 
@@ -1880,16 +1881,22 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     return r.value;
   }
 
+  /** The container's filesystem for `docker cp`: the rootfs and its binds and volumes. */
+  private archiveScope(c: Live, root: string): PathScope {
+    return new PathScope(root, archiveMounts(c.rec.hostConfig, c.rec));
+  }
+
   override async containerArchiveStat(ref: string, path: string): Promise<ContainerPathStat> {
     const c = this.get(ref);
-    return this.withRootfs(c, async (root) => ({ value: statContainerPath(root, path, ref).stat }));
+    return this.withRootfs(c, async (root) => ({ value: statContainerPath(this.archiveScope(c, root), path, ref).stat }));
   }
 
   override async containerArchiveGet(ref: string, path: string): Promise<{ stat: ContainerPathStat; archive: Readable }> {
     const c = this.get(ref);
     return this.withRootfs(c, async (root) => {
-      const resolved = statContainerPath(root, path, ref);
-      const archive = archiveOf(resolved);
+      const scope = this.archiveScope(c, root);
+      const resolved = statContainerPath(scope, path, ref);
+      const archive = archiveOf(scope, resolved);
       const until = new Promise((r) => archive.once('close', r));
       return { value: { stat: resolved.stat, archive }, until };
     });
@@ -1897,16 +1904,17 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
 
   override async containerArchivePut(ref: string, path: string, archive: Readable, opts: ArchivePutOptions): Promise<void> {
     const c = this.get(ref);
-    if (c.rec.hostConfig.ReadonlyRootfs) throw invalidParameter('container rootfs is marked read-only');
+    const readonlyRootfs = c.rec.hostConfig.ReadonlyRootfs === true;
     await this.withRootfs(c, async (root) => {
-      const dest = extractionPoint(root, path, ref);
+      const scope = this.archiveScope(c, root);
+      const dest = extractionPoint(scope, path, ref, readonlyRootfs);
       const owner = opts.copyUIDGID ? resolveUser(root, c.rec.config.User, []) : undefined;
       // A running container is frozen while the tar is written, so it cannot swap a checked
       // directory for a symlink under the extraction (moby's CVE-2018-15664).
       const freeze = c.rec.state.status === 'running';
       if (freeze) await this.cgroup(c.rec).freeze();
       try {
-        await extractInScope(root, dest, archive, { noOverwriteDirNonDir: opts.noOverwriteDirNonDir, ...(owner ? { owner: { uid: owner.uid, gid: owner.gid } } : {}) });
+        await extractInScope(scope, dest, archive, { noOverwriteDirNonDir: opts.noOverwriteDirNonDir, readonlyRootfs, ...(owner ? { owner: { uid: owner.uid, gid: owner.gid } } : {}) });
       } finally {
         if (freeze && c.rec.state.status === 'running') await this.cgroup(c.rec).thaw().catch(() => undefined);
       }

@@ -5,7 +5,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DOCKER, TestBerthd } from '../../harness/berthd.js';
 
@@ -74,6 +74,65 @@ describe('docker CLI against berthd: cp, export, diff, commit', { skip }, () => 
     const notDir = await d.docker(['cp', join(host, 'indir'), 'cpstopped:/etc/passwd/x']);
     assert.notEqual(notDir.code, 0);
     await d.docker(['rm', '-f', 'cpstopped']);
+  });
+
+  test('docker cp through bind mounts and volumes, both ways; escapes stay in the container', async () => {
+    const bind = join(d.dir, 'bind-src');
+    const ro = join(d.dir, 'ro-src');
+    const victim = join(d.dir, 'bind-victim');
+    const inner = join(d.dir, 'inner-src');
+    for (const dir of [bind, ro, victim, inner]) mkdirSync(dir);
+    writeFileSync(join(inner, 'i.txt'), 'inner\n');
+    writeFileSync(join(bind, 'b.txt'), 'from the bind\n');
+    writeFileSync(join(ro, 'r.txt'), 'read only\n');
+    symlinkSync('/', join(bind, 'to-root'));
+    symlinkSync(victim, join(bind, 'to-victim'));
+    symlinkSync('../../../../../../..', join(bind, 'up'));
+    writeFileSync(join(host, 'm.txt'), 'copied in\n');
+    const r = await d.docker(['run', '-d', '--name', 'cpm', '--network', 'none', '-v', `${bind}:/mnt/bind`, '-v', 'cpvol:/vol', '-v', `${ro}:/ro:ro`, '-v', `${inner}:/deep/inner`, 'busybox', 'sh', '-c', 'echo in-volume > /vol/v.txt; sleep 60']);
+    assert.equal(r.code, 0, r.stderr);
+    for (let i = 0; i < 50 && (await d.docker(['exec', 'cpm', 'test', '-e', '/vol/v.txt'])).code !== 0; i++) await new Promise((res) => setTimeout(res, 100));
+
+    // out of a bind and a volume
+    assert.equal((await d.docker(['cp', 'cpm:/mnt/bind/b.txt', join(host, 'b-out')])).code, 0);
+    assert.equal(readFileSync(join(host, 'b-out'), 'utf8'), 'from the bind\n');
+    assert.equal((await d.docker(['cp', 'cpm:/vol/v.txt', join(host, 'v-out')])).code, 0);
+    assert.equal(readFileSync(join(host, 'v-out'), 'utf8'), 'in-volume\n');
+    // a directory above a mount takes the mount's content with it
+    const deep = await d.docker(['cp', 'cpm:/deep', join(host, 'deep-out')]);
+    assert.equal(deep.code, 0, deep.stderr);
+    assert.equal(readFileSync(join(host, 'deep-out', 'inner', 'i.txt'), 'utf8'), 'inner\n');
+    // into a bind (seen on the host) and a volume (seen in the container)
+    assert.equal((await d.docker(['cp', join(host, 'm.txt'), 'cpm:/mnt/bind/'])).code, 0);
+    assert.equal(readFileSync(join(bind, 'm.txt'), 'utf8'), 'copied in\n');
+    assert.equal((await d.docker(['cp', join(host, 'm.txt'), 'cpm:/vol/m.txt'])).code, 0);
+    assert.equal((await d.docker(['exec', 'cpm', 'cat', '/vol/m.txt'])).stdout, 'copied in\n');
+    // a read-only bind: dockerd's message; reading works
+    const refused = await d.docker(['cp', join(host, 'm.txt'), 'cpm:/ro/']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /mounted volume is marked read-only/);
+    assert.equal(existsSync(join(ro, 'm.txt')), false);
+    assert.equal((await d.docker(['cp', 'cpm:/ro/r.txt', join(host, 'r-out')])).code, 0);
+
+    // escapes: links in the bind's source lead into the container, never onto the host
+    for (const dest of ['cpm:/mnt/bind/to-victim/', 'cpm:/mnt/bind/to-root/tmp/', 'cpm:/mnt/bind/up/tmp/', 'cpm:/mnt/bind/../../tmp/']) {
+      const e = await d.docker(['cp', join(host, 'm.txt'), dest]);
+      assert.ok(e.code === 0 || /Could not find|not a directory|no such directory/.test(e.stderr), `${dest}: ${e.stderr}`);
+    }
+    assert.deepEqual(readdirSync(victim), [], 'wrote through a link in a bind onto the host');
+    assert.equal((await d.docker(['exec', 'cpm', 'cat', '/tmp/m.txt'])).stdout, 'copied in\n');
+    const passwd = await d.docker(['cp', 'cpm:/mnt/bind/up/etc/passwd', join(host, 'bind-passwd')]);
+    assert.equal(passwd.code, 0, passwd.stderr);
+    assert.match(readFileSync(join(host, 'bind-passwd'), 'utf8'), /^root:x:0:0:root:\/root:\/bin\/sh\nnobody:/);
+
+    // a stopped container: its binds and volumes are still reached
+    assert.equal((await d.docker(['stop', '-t', '0', 'cpm'])).code, 0);
+    assert.equal((await d.docker(['cp', 'cpm:/vol/m.txt', join(host, 'stopped-out')])).code, 0);
+    assert.equal(readFileSync(join(host, 'stopped-out'), 'utf8'), 'copied in\n');
+    assert.equal((await d.docker(['cp', join(host, 'm.txt'), 'cpm:/mnt/bind/stopped.txt'])).code, 0);
+    assert.equal(readFileSync(join(bind, 'stopped.txt'), 'utf8'), 'copied in\n');
+    assert.equal((await d.docker(['rm', '-v', 'cpm'])).code, 0);
+    await d.docker(['volume', 'rm', 'cpvol']);
   });
 
   test('docker diff lists A, C and D; docker export gives the whole rootfs', async () => {

@@ -7,7 +7,7 @@ import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { goFileMode } from '../../../src/engine/archive.js';
-import { absContainerPath, containerPathOf, resolveInScope, resolvePath } from '../../../src/engine/scoped-path.js';
+import { absContainerPath, containerPathOf, PathScope, resolveInScope, resolvePath } from '../../../src/engine/scoped-path.js';
 
 function rootfs(): string {
   const root = mkdtempSync(join(tmpdir(), 'berth-test-scoped-'));
@@ -43,9 +43,9 @@ test('.. and symlinks resolve inside the root', () => {
 test('resolvePath keeps the last component and a trailing /.', () => {
   const root = rootfs();
   try {
-    assert.deepEqual(resolvePath(root, '/data/abs-etc'), { absPath: '/data/abs-etc', resolved: join(root, 'data', 'abs-etc') });
-    assert.deepEqual(resolvePath(root, '/data/abs-etc/'), { absPath: '/data/abs-etc/', resolved: join(root, 'etc') });
-    assert.deepEqual(resolvePath(root, 'data/.'), { absPath: '/data/.', resolved: join(root, 'data') });
+    assert.deepEqual(resolvePath(root, '/data/abs-etc'), { absPath: '/data/abs-etc', resolved: join(root, 'data', 'abs-etc'), cpath: '/data/abs-etc' });
+    assert.deepEqual(resolvePath(root, '/data/abs-etc/'), { absPath: '/data/abs-etc/', resolved: join(root, 'etc'), cpath: '/etc' });
+    assert.deepEqual(resolvePath(root, 'data/.'), { absPath: '/data/.', resolved: join(root, 'data'), cpath: '/data' });
     assert.equal(absContainerPath('.'), '/.');
     assert.equal(absContainerPath('/'), '/');
     assert.equal(containerPathOf(root, join(root, 'etc')), '/etc');
@@ -64,5 +64,44 @@ test('Go FileMode bits', () => {
     assert.equal(goFileMode(lstatSync('/dev/null')), 2 ** 26 + 2 ** 21 + 0o666);
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('PathScope: binds and volumes seen through, nothing escapes a mount source', () => {
+  const root = rootfs();
+  const src = mkdtempSync(join(tmpdir(), 'berth-test-scoped-src-'));
+  const inner = mkdtempSync(join(tmpdir(), 'berth-test-scoped-inner-'));
+  try {
+    mkdirSync(join(src, 'dir'));
+    writeFileSync(join(src, 'dir', 'f'), 'in the bind\n');
+    symlinkSync('/', join(src, 'to-root'));
+    symlinkSync('../../../../..', join(src, 'up'));
+    symlinkSync('/mnt/dir', join(src, 'abs-in'));
+    symlinkSync('/data', join(root, 'data-link'));
+    // /data-link/vol: the destination is resolved in the rootfs at mount time → /data/vol
+    const scope = new PathScope(root, [
+      { destination: '/mnt', source: src, readOnly: false },
+      { destination: '/mnt/dir/nested', source: inner, readOnly: true },
+      { destination: '/data-link/vol', source: inner, readOnly: false },
+    ]);
+    assert.equal(scope.resolveHost('/mnt/dir/f'), join(src, 'dir', 'f'));
+    assert.equal(scope.resolveHost('/mnt'), src);
+    // a link to / in the source is the container's /, not the host's
+    assert.equal(scope.resolve('/mnt/to-root/etc/passwd'), '/etc/passwd');
+    assert.equal(scope.resolveHost('/mnt/to-root/etc/passwd'), join(root, 'etc', 'passwd'));
+    assert.equal(scope.resolveHost('/mnt/up/etc'), join(root, 'etc'));
+    assert.equal(scope.resolveHost('/mnt/../../etc'), join(root, 'etc'));
+    assert.equal(scope.resolveHost('/mnt/abs-in/f'), join(src, 'dir', 'f'));
+    assert.equal(scope.resolve('/mnt/to-root', false), '/mnt/to-root');
+    // nested mounts: the deepest wins; read-only is per mount
+    assert.equal(scope.resolveHost('/mnt/dir/nested/x'), join(inner, 'x'));
+    assert.equal(scope.readOnlyAt('/mnt/dir/nested/x'), true);
+    assert.equal(scope.readOnlyAt('/mnt/dir'), false);
+    assert.equal(scope.mountOf('/mntx'), undefined);
+    assert.equal(scope.resolveHost('/mntx'), join(root, 'mntx'));
+    assert.equal(scope.resolveHost('/data/vol/y'), join(inner, 'y'));
+    assert.equal(scope.resolveHost('/data-link/vol/y'), join(inner, 'y'));
+  } finally {
+    for (const d of [root, src, inner]) rmSync(d, { recursive: true, force: true });
   }
 });
