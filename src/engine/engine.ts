@@ -1375,7 +1375,15 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   }
 
   override async containerList(opts: ContainerListOptions): Promise<ContainerSummary[]> {
-    const pred = containerFilter(opts.filters, { lookup: (r) => this.get(r).rec, imageMatches: (rec, ref) => this.imageMatches(rec, ref) });
+    const netSettings = (rec: ContainerRecord): { Networks?: Record<string, { NetworkID?: string }>; Ports?: Record<string, unknown[] | null> } =>
+      (this.net ? this.net.settings(rec, isRunning(rec)) : { Networks: this.networks(rec) }) as never;
+    const pred = containerFilter(opts.filters, {
+      lookup: (r) => this.get(r).rec,
+      imageMatches: (rec, ref) => this.imageMatches(rec, ref),
+      mounts: (rec) => this.mountPoints(rec),
+      networks: (rec) => Object.entries(netSettings(rec).Networks ?? {}).map(([name, n]) => ({ name, id: n.NetworkID ?? '' })),
+      publishedPorts: (rec) => Object.entries(netSettings(rec).Ports ?? {}).filter(([, b]) => (b?.length ?? 0) > 0).map(([p]) => p),
+    });
     let recs = [...this.containers.values()].map((c) => c.rec);
     const wantsAll = opts.all || opts.limit > 0 || opts.filters.before?.length || opts.filters.since?.length || opts.filters.exited?.length || opts.filters.status?.length;
     if (!wantsAll) recs = recs.filter((r) => r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting');
