@@ -54,6 +54,7 @@ A container engine serving the Docker Engine API.
 
 Options:
       --config-file string          Daemon configuration file (default "/etc/berth/daemon.json")
+  -D, --debug                       Enable debug mode (log level debug)
       --data-root string            Root directory of persistent state (default "/var/lib/berth")
       --exec-root string            Root directory for execution state files (default "/run/berth")
   -G, --group string                Group for the unix socket (default "berth" when it exists)
@@ -103,8 +104,11 @@ export function parseUlimit(s: string): Ulimit {
   return { Name: m[1]!, Soft: soft, Hard: hard };
 }
 
+/** Settings from flags or the file; `debug` (-D, "debug") is a directive of its own that raises the log level. */
+export type PartialDaemonConfig = Partial<DaemonConfig> & { debug?: boolean };
+
 interface FlagResult {
-  values: Partial<DaemonConfig> & { hosts?: string[]; registryMirrors?: string[]; insecureRegistries?: string[] };
+  values: PartialDaemonConfig;
   help: boolean;
   version: boolean;
 }
@@ -130,6 +134,49 @@ const STRING_FLAGS: Record<string, keyof DaemonConfig> = {
   '--nft-table': 'nftTable',
 };
 
+/** The daemon.json directive of each setting: the name conflicts are reported with. */
+const DIRECTIVES: Partial<Record<keyof DaemonConfig, string>> = {
+  dataRoot: 'data-root',
+  execRoot: 'exec-root',
+  hosts: 'hosts',
+  pidfile: 'pidfile',
+  logLevel: 'log-level',
+  logDriver: 'log-driver',
+  logOpts: 'log-opts',
+  defaultUlimits: 'default-ulimits',
+  liveRestore: 'live-restore',
+  tls: 'tls',
+  tlsVerify: 'tlsverify',
+  tlsCaCert: 'tlscacert',
+  tlsCert: 'tlscert',
+  tlsKey: 'tlskey',
+  cgroupParent: 'cgroup-parent',
+  group: 'group',
+  bridge: 'bridge',
+  bip: 'bip',
+  defaultAddressPools: 'default-address-pools',
+  ipForward: 'ip-forward',
+  iptables: 'iptables',
+  nftTable: 'nft-table',
+};
+
+/** A value as Go's %v prints it (dockerd's conflict messages). */
+function goValue(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(goValue).join(' ')}]`;
+  if (typeof v === 'object' && v !== null) {
+    if ('Name' in v && 'Soft' in v && 'Hard' in v) return `${String(v.Name)}=${String(v.Soft)}:${String(v.Hard)}`;
+    return `map[${Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => `${k}:${goValue(x)}`).join(' ')}]`;
+  }
+  return String(v);
+}
+
+/** strconv.ParseBool, as pflag reads `--flag=value`. */
+function parseBoolFlag(flag: string, v: string): boolean {
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(v)) return false;
+  throw invalidParameter(`invalid argument "${v}" for "${flag}" flag: strconv.ParseBool: parsing "${v}": invalid syntax`);
+}
+
 const BOOL_FLAGS: Record<string, keyof DaemonConfig> = {
   '--live-restore': 'liveRestore',
   '--tls': 'tls',
@@ -142,6 +189,7 @@ export function parseFlags(argv: string[]): FlagResult {
   const values: FlagResult['values'] = {};
   let help = false;
   let version = false;
+  let debug = false;
   const lists = { hosts: [] as string[], registryMirrors: [] as string[], insecureRegistries: [] as string[], logOpts: {} as Record<string, string>, ulimits: [] as Ulimit[], pools: [] as { base: string; size: number }[] };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i]!;
@@ -170,7 +218,8 @@ export function parseFlags(argv: string[]): FlagResult {
     } else if (arg === '--default-ulimit') lists.ulimits.push(parseUlimit(value()));
     else if (arg === '--default-address-pool') lists.pools.push(parseAddressPool(value()));
     else if (arg in STRING_FLAGS) (values as Record<string, unknown>)[STRING_FLAGS[arg]!] = value();
-    else if (arg in BOOL_FLAGS) (values as Record<string, unknown>)[BOOL_FLAGS[arg]!] = inline === undefined ? true : inline !== 'false';
+    else if (arg in BOOL_FLAGS) (values as Record<string, unknown>)[BOOL_FLAGS[arg]!] = inline === undefined ? true : parseBoolFlag(arg, inline);
+    else if (arg === '-D' || arg === '--debug') debug = inline === undefined ? true : parseBoolFlag(arg, inline);
     else throw invalidParameter(`unknown flag: ${argv[i]}\nSee 'berthd --help'.`);
   }
   if (lists.hosts.length) values.hosts = lists.hosts;
@@ -179,29 +228,35 @@ export function parseFlags(argv: string[]): FlagResult {
   if (Object.keys(lists.logOpts).length) values.logOpts = lists.logOpts;
   if (lists.ulimits.length) values.defaultUlimits = lists.ulimits;
   if (lists.pools.length) values.defaultAddressPools = lists.pools;
+  if (debug) values.debug = true;
   return { values, help, version };
 }
 
-/** daemon.json: the keys dockerd reads that berthd knows; unknown keys are an error, as in dockerd. */
-export function parseDaemonJson(text: string, source: string): Partial<DaemonConfig> {
+/**
+ * daemon.json: the keys dockerd reads that berthd knows. Errors read as dockerd's, `unable to
+ * configure the daemon with file <path>: …`; unknown keys are an error, all of them named.
+ */
+export function parseDaemonJson(text: string, source: string): PartialDaemonConfig {
+  const prefix = `unable to configure the daemon with file ${source}`;
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw invalidParameter(`${source}: not valid JSON: ${(e as Error).message}`);
+    throw invalidParameter(`${prefix}: invalid JSON: ${(e as Error).message}`);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidParameter(`${source}: expected a JSON object`);
-  const out: Partial<DaemonConfig> = {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidParameter(`${prefix}: expected a JSON object`);
+  const out: PartialDaemonConfig = {};
+  const unknown: string[] = [];
   const strList = (k: string, v: unknown): string[] => {
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw invalidParameter(`${source}: ${k}: expected a list of strings`);
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw invalidParameter(`${prefix}: ${k}: expected a list of strings`);
     return v as string[];
   };
   const str = (k: string, v: unknown): string => {
-    if (typeof v !== 'string') throw invalidParameter(`${source}: ${k}: expected a string`);
+    if (typeof v !== 'string') throw invalidParameter(`${prefix}: ${k}: expected a string`);
     return v;
   };
   const bool = (k: string, v: unknown): boolean => {
-    if (typeof v !== 'boolean') throw invalidParameter(`${source}: ${k}: expected true or false`);
+    if (typeof v !== 'boolean') throw invalidParameter(`${prefix}: ${k}: expected true or false`);
     return v;
   };
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
@@ -215,15 +270,16 @@ export function parseDaemonJson(text: string, source: string): Partial<DaemonCon
       case 'log-level': out.logLevel = str(k, v) as DaemonConfig['logLevel']; break;
       case 'log-driver': out.logDriver = str(k, v); break;
       case 'log-opts': {
-        if (typeof v !== 'object' || v === null || Object.values(v).some((x) => typeof x !== 'string')) throw invalidParameter(`${source}: log-opts: expected an object of strings`);
+        if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) throw invalidParameter(`${prefix}: log-opts: expected an object of strings`);
         out.logOpts = v as Record<string, string>;
         break;
       }
       case 'default-ulimits': {
-        if (typeof v !== 'object' || v === null) throw invalidParameter(`${source}: default-ulimits: expected an object`);
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidParameter(`${prefix}: default-ulimits: expected an object`);
         out.defaultUlimits = Object.entries(v as Record<string, { Name?: string; Soft?: number; Hard?: number }>).map(([name, u]) => {
-          if (typeof u?.Soft !== 'number' || typeof u?.Hard !== 'number') throw invalidParameter(`${source}: default-ulimits.${name}: expected {"Name", "Soft", "Hard"}`);
-          return { Name: u.Name ?? name, Soft: u.Soft, Hard: u.Hard };
+          if (!Number.isInteger(u?.Soft) || !Number.isInteger(u?.Hard)) throw invalidParameter(`${prefix}: default-ulimits.${name}: expected {"Name", "Soft", "Hard"} with whole numbers`);
+          if (u.Soft! > u.Hard!) throw invalidParameter(`${prefix}: default-ulimits.${name}: ulimit soft limit must be less than or equal to hard limit: ${u.Soft} > ${u.Hard}`);
+          return { Name: u.Name ?? name, Soft: u.Soft!, Hard: u.Hard! };
         });
         break;
       }
@@ -241,15 +297,16 @@ export function parseDaemonJson(text: string, source: string): Partial<DaemonCon
       case 'iptables': out.iptables = bool(k, v); break;
       case 'nft-table': out.nftTable = str(k, v); break;
       case 'default-address-pools': {
-        if (!Array.isArray(v) || v.some((p) => typeof p?.base !== 'string' || typeof p?.size !== 'number')) throw invalidParameter(`${source}: default-address-pools: expected [{"base": "10.10.0.0/16", "size": 24}]`);
+        if (!Array.isArray(v) || v.some((p) => typeof p?.base !== 'string' || typeof p?.size !== 'number')) throw invalidParameter(`${prefix}: default-address-pools: expected [{"base": "10.10.0.0/16", "size": 24}]`);
         out.defaultAddressPools = (v as { base: string; size: number }[]).map((p) => ({ base: p.base, size: p.size }));
         break;
       }
-      case 'debug': if (bool(k, v)) out.logLevel = 'debug'; break;
+      case 'debug': out.debug = bool(k, v); break;
       default:
-        throw invalidParameter(`${source}: the following directives don't match any configuration option: ${k}`);
+        unknown.push(k);
     }
   }
+  if (unknown.length) throw invalidParameter(`${prefix}: the following directives don't match any configuration option: ${unknown.sort().join(', ')}`);
   return out;
 }
 
@@ -262,10 +319,16 @@ export function loadDaemonConfig(argv: string[], readConfig: (path: string) => s
   const text = readConfig(configFile);
   if (text === undefined && flags.configFile !== undefined) throw invalidParameter(`unable to configure the daemon with file ${configFile}: no such file`);
   const file = text === undefined ? {} : parseDaemonJson(text, configFile);
-  for (const k of Object.keys(flags) as (keyof DaemonConfig)[]) {
-    if (k !== 'registryMirrors' && k !== 'insecureRegistries' && k !== 'configFile' && k in file) {
-      throw invalidParameter(`unable to configure the daemon with file ${configFile}: the following directives are specified both as a flag and in the configuration file: ${k}`);
-    }
+  // As dockerd: a directive given both ways is an error naming each with both values
+  // (lists of mirrors and insecure registries are joined instead).
+  const conflicts: string[] = [];
+  for (const k of Object.keys(flags) as (keyof PartialDaemonConfig)[]) {
+    if (k === 'registryMirrors' || k === 'insecureRegistries' || k === 'configFile' || !(k in file)) continue;
+    const name = k === 'debug' ? 'debug' : (DIRECTIVES[k] ?? k);
+    conflicts.push(`${name}: (from flag: ${goValue(flags[k])}, from file: ${goValue(file[k])})`);
+  }
+  if (conflicts.length) {
+    throw invalidParameter(`unable to configure the daemon with file ${configFile}: the following directives are specified both as a flag and in the configuration file: ${conflicts.sort().join(', ')}`);
   }
   const config: DaemonConfig = {
     dataRoot: flags.dataRoot ?? file.dataRoot ?? DEFAULTS.dataRoot,
@@ -275,7 +338,7 @@ export function loadDaemonConfig(argv: string[], readConfig: (path: string) => s
     configFile: text === undefined ? undefined : configFile,
     registryMirrors: [...(file.registryMirrors ?? []), ...(flags.registryMirrors ?? [])],
     insecureRegistries: [...(file.insecureRegistries ?? []), ...(flags.insecureRegistries ?? [])],
-    logLevel: flags.logLevel ?? file.logLevel ?? 'info',
+    logLevel: flags.debug || file.debug ? 'debug' : (flags.logLevel ?? file.logLevel ?? 'info'),
     logDriver: flags.logDriver ?? file.logDriver ?? 'json-file',
     logOpts: flags.logOpts ?? file.logOpts ?? {},
     defaultUlimits: flags.defaultUlimits ?? file.defaultUlimits,
