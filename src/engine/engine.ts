@@ -62,6 +62,7 @@ import { compileSeccomp } from '../runtime/seccomp.js';
 import type { Process, Spec } from '../runtime/spec/types.js';
 import { namespaceFlag } from '../runtime/compile/flags.js';
 import { EventBus } from './events.js';
+import { cgroupParentOf, checkCreateSettings } from './create-checks.js';
 import { ExecStore, type StoredExec } from './exec-store.js';
 import { ContainerNetworking, NETWORK_METHODS } from './networking.js';
 import type { NetworkManager } from '../network/index.js';
@@ -659,7 +660,8 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
 
   // --- create -----------------------------------------------------------------------------
 
-  private validateHostConfig(hc: HostConfig): void {
+  private validateHostConfig(hc: HostConfig, config: ContainerConfig = {}): void {
+    checkCreateSettings(config, hc);
     validateResources(hc, this.host);
     const rp = hc.RestartPolicy ?? {};
     const name = rp.Name ?? '';
@@ -705,7 +707,9 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     const name = opts.name ? validateName(opts.name) : randomName((n) => this.names.hasName(n));
     if (cfg.Hostname && !/^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/.test(cfg.Hostname)) throw invalidParameter(`invalid hostname format: ${cfg.Hostname}`);
     if (!hc.NetworkMode) hc.NetworkMode = 'default';
-    this.validateHostConfig(hc);
+    // NetworkDisabled: no network but the loopback, as dockerd (which keeps the mode but connects nothing).
+    if (cfg.NetworkDisabled === true && (hc.NetworkMode === 'default' || hc.NetworkMode === 'bridge')) hc.NetworkMode = 'none';
+    this.validateHostConfig(hc, cfg);
     validateVolumeConfig(hc);
     await this.net?.validate(hc, opts.networkingConfig);
     const img = await this.images.resolveImage(cfg.Image);
@@ -767,7 +771,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       manuallyStopped: false,
       rootfs: '',
       driver: this.images.driverName?.() ?? 'overlay2',
-      cgroupsPath: `${this.opts.cgroupParent}/${id}`,
+      cgroupsPath: `${cgroupParentOf(hc, this.opts.cgroupParent)}/${id}`,
       namespaces: 0,
       warnings,
     };

@@ -403,7 +403,8 @@ export function buildSpec(config: ContainerConfig, hc: HostConfig, ctx: SpecCont
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged ? 'rw' : 'ro'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
   ];
-  if (hc.IpcMode !== 'host' && !hc.IpcMode?.startsWith('container:')) {
+  // IpcMode none: a private IPC namespace without /dev/shm (as dockerd).
+  if (hc.IpcMode !== 'host' && hc.IpcMode !== 'none' && !hc.IpcMode?.startsWith('container:')) {
     mounts.push({ destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${shmSize}`] });
   }
   // With the host's network namespace, sysfs cannot be mounted fresh: bind the host's.

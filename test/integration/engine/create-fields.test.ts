@@ -1,0 +1,70 @@
+// Create fields that berthd used to accept and ignore, through the real docker CLI (and
+// dockerode for NetworkDisabled, which the CLI no longer sends): now applied (cgroup parent,
+// OOM score, IPC mode none, NetworkDisabled) or refused with dockerd's message.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { DOCKER, TestBerthd } from '../../harness/berthd.js';
+
+const skip = !existsSync(DOCKER) ? `${DOCKER} is not installed` : process.getuid?.() !== 0 ? 'needs root' : false;
+
+describe('container create fields: applied or refused', { skip }, () => {
+  let d: TestBerthd;
+  const parent = `berth-test-cgp-${randomBytes(4).toString('hex')}`;
+  before(async () => {
+    d = await TestBerthd.start('berthd-create-fields');
+  });
+  after(async () => {
+    await d?.cleanup();
+    // The parent cgroup a container was put under stays, as with dockerd: remove it.
+    for (const h of readdirSync('/sys/fs/cgroup')) {
+      const dir = join('/sys/fs/cgroup', h, parent);
+      if (existsSync(dir)) rmdirSync(dir);
+    }
+  });
+
+  test('--cgroup-parent puts the container under that cgroup', async () => {
+    const r = await d.docker(['run', '--rm', '--network', 'none', '--cgroup-parent', `/${parent}`, 'busybox', 'cat', '/proc/self/cgroup']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^\\d+:[^:]*memory[^:]*:/${parent}/[0-9a-f]{64}$`, 'm'));
+  });
+
+  test('--oom-score-adj and --ipc none are applied', async () => {
+    const oom = await d.docker(['run', '--rm', '--network', 'none', '--oom-score-adj', '500', 'busybox', 'cat', '/proc/self/oom_score_adj']);
+    assert.equal(oom.stdout, '500\n', oom.stderr);
+    const ipc = await d.docker(['run', '--rm', '--network', 'none', '--ipc', 'none', 'busybox', 'sh', '-c', 'test -e /dev/shm && echo shm || echo no-shm']);
+    assert.equal(ipc.stdout, 'no-shm\n', ipc.stderr);
+  });
+
+  test('NetworkDisabled: only the loopback', async () => {
+    const docker = new Docker({ socketPath: d.socket });
+    const c = await docker.createContainer({ Image: 'busybox', Cmd: ['cat', '/proc/net/dev'], NetworkDisabled: true });
+    await c.start();
+    assert.equal((await c.wait()).StatusCode, 0);
+    const out = ((await c.logs({ stdout: true, follow: false })) as unknown as Buffer).toString();
+    const ifaces = [...out.matchAll(/^\S*?\s*(\w+):/gm)].map((m) => m[1]).filter((n) => n !== 'face');
+    assert.deepEqual(ifaces, ['lo'], out);
+    await c.remove();
+  });
+
+  test('refused with dockerd\'s message instead of ignored', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--isolation', 'hyperv'], /Invalid isolation: "hyperv" - linux only supports 'default'/],
+      [['--runtime', 'kata'], /unknown or invalid runtime name: kata/],
+      [['--storage-opt', 'size=1G'], /--storage-opt is supported only for overlay over xfs with 'pquota' mount option/],
+      [['--gpus', 'all'], /could not select device driver "" with capabilities: \[\[gpu\]\]/],
+      [['--volume-driver', 'flocker', '-v', 'v1:/v'], /error looking up volume plugin flocker: plugin "flocker" not found/],
+      [['--link', 'other:o'], /legacy links \(--link\) on the default bridge network are not supported/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await d.docker(['create', ...flags, 'busybox', 'true']);
+      assert.notEqual(r.code, 0, flags.join(' '));
+      assert.match(r.stderr, message, flags.join(' '));
+    }
+    assert.equal((await d.docker(['ps', '-aq'])).stdout, '', 'nothing was created');
+  });
+});
