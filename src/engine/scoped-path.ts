@@ -2,7 +2,8 @@
 // resolve them: `..` never climbs above the root, and a symlink is followed *inside* the
 // root (an absolute target starts again at the root, a relative one from the link's
 // directory), as moby's FollowSymlinkInScope does. So `docker cp` of `/etc/../../x` or of a
-// link to `/` can never reach the host's files.
+// link to `/` can never reach the host's files. PathScope adds the container's bind mounts
+// and volumes on top of the root, resolved the same way (docker cp through mounts).
 
 import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { join, posix } from 'node:path';
