@@ -69,7 +69,8 @@ function outputs(t: Transport, multiplexed: boolean): { stdout: Writable; stderr
   return { stdout: raw, stderr: raw };
 }
 
-function closedPromise(socket: Duplex): Promise<void> {
+/** Resolves when the socket has closed (at once when it already has). */
+export function closedPromise(socket: Duplex): Promise<void> {
   return new Promise((resolve) => {
     if (socket.destroyed) resolve();
     else socket.once('close', () => resolve());

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, Writable, type Duplex, type Readable } from 'node:stream';
 import { errorMessage, invalidParameter } from '../errors.js';
-import type { HijackedConnection } from './hijack.js';
+import { closedPromise, type HijackedConnection } from './hijack.js';
 
 const HANDSHAKE_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -131,13 +131,6 @@ export interface WebSocketOptions {
   binary: boolean;
   /** Headers to add to the 101 (Api-Version, Server…). */
   extraHeaders?: Record<string, string>;
-}
-
-function closedPromise(socket: Duplex): Promise<void> {
-  return new Promise((resolve) => {
-    if (socket.destroyed) resolve();
-    else socket.once('close', () => resolve());
-  });
 }
 
 /**
