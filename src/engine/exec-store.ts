@@ -1,14 +1,17 @@
 // Exec instances on disk, so that an exec started before berthd is killed can still be
 // inspected after a restart (dockerd keeps them in memory only and forgets them). One file
 // per started exec, <data-root>/containers/<id>/execs/<exec id>.json, written atomically
-// when the exec starts and when its exit is known; gone with the container's directory.
+// (temp file, rename) when the exec starts and when its exit is known; gone with the
+// container's directory. Not fsynced: an exec does not outlive a reboot (its runtime dir is
+// on the exec root's tmpfs) and a berthd crash keeps the page cache, so a sync would only
+// add its milliseconds to every `docker exec`.
 // Execs that were created but never started are not written: they cost nothing to make
 // again, and health checks (which never start one a client could see) stay off the disk.
 
-import { readdir, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecCreateRequest } from '../api/types/exec.js';
-import { atomicWriteFile } from '../sys/atomic-write.js';
 
 export interface StoredExec {
   id: string;
@@ -31,7 +34,16 @@ export class ExecStore {
   }
 
   async save(e: StoredExec): Promise<void> {
-    await atomicWriteFile(join(this.dir(e.containerId), `${e.id}.json`), `${JSON.stringify(e)}\n`, 0o600);
+    const dir = this.dir(e.containerId);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const tmp = join(dir, `.${e.id}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      await writeFile(tmp, `${JSON.stringify(e)}\n`, { mode: 0o600, flag: 'wx' });
+      await rename(tmp, join(dir, `${e.id}.json`));
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** The container's stored execs; unreadable or torn files are skipped (`onBad` says which). */
