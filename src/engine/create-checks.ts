@@ -31,9 +31,18 @@ function linksCheck(hc: HostConfig): void {
   }
 }
 
-/** 400/501 for what create must refuse; nothing has been made yet. */
-export function checkCreateSettings(config: ContainerConfig, hc: HostConfig): void {
+/**
+ * 400/501 for what create must refuse (nothing has been made yet); the warnings dockerd gives
+ * for what it accepts and discards or finds risky.
+ */
+export function checkCreateSettings(config: ContainerConfig, hc: HostConfig): string[] {
+  const warnings: string[] = [];
   healthcheckChecks(config);
+  if (hc.IOMaximumBandwidth || hc.IOMaximumIOps) throw invalidParameter('Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps');
+  if (hc.ShmSize !== undefined && hc.ShmSize !== null && hc.ShmSize < 0) throw invalidParameter('SHM size can not be less than 0');
+  if (hc.CpuPercent && hc.CpuPercent > 0) warnings.push('linux does not support CPU percent. Percent discarded.');
+  if (hc.OomKillDisable && !hc.Memory) warnings.push('OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.');
+  if (hc.NetworkMode === 'host' && Object.keys(hc.PortBindings ?? {}).length) warnings.push('Published ports are discarded when using host network mode');
   const oom = hc.OomScoreAdj;
   if (oom !== undefined && oom !== null && (oom < -1000 || oom > 1000)) throw invalidParameter(`Invalid value ${oom}, range for oom score adj is [-1000, 1000]`);
   const iso = (hc.Isolation ?? '').toLowerCase();
@@ -51,6 +60,7 @@ export function checkCreateSettings(config: ContainerConfig, hc: HostConfig): vo
   const parent = hc.CgroupParent ?? '';
   if (parent.split('/').includes('..')) throw invalidParameter(`invalid cgroup parent "${parent}": it must not contain ".."`);
   linksCheck(hc);
+  return warnings;
 }
 
 /** HostConfig.CgroupParent (absolute, or taken from the root) or the daemon's parent. */

@@ -660,8 +660,9 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
 
   // --- create -----------------------------------------------------------------------------
 
-  private validateHostConfig(hc: HostConfig, config: ContainerConfig = {}): void {
-    checkCreateSettings(config, hc);
+  /** dockerd's checks of a HostConfig; its warnings. */
+  private validateHostConfig(hc: HostConfig, config: ContainerConfig = {}): string[] {
+    const warnings = checkCreateSettings(config, hc);
     validateResources(hc, this.host);
     const rp = hc.RestartPolicy ?? {};
     const name = rp.Name ?? '';
@@ -691,6 +692,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       joinPid: (ref) => this.joinPid(ref),
       userNetworks: this.net !== undefined,
     });
+    return warnings;
   }
 
   private joinPid(ref: string): number {
@@ -709,7 +711,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     if (!hc.NetworkMode) hc.NetworkMode = 'default';
     // NetworkDisabled: no network but the loopback, as dockerd (which keeps the mode but connects nothing).
     if (cfg.NetworkDisabled === true && (hc.NetworkMode === 'default' || hc.NetworkMode === 'bridge')) hc.NetworkMode = 'none';
-    this.validateHostConfig(hc, cfg);
+    const settingsWarnings = this.validateHostConfig(hc, cfg);
     validateVolumeConfig(hc);
     await this.net?.validate(hc, opts.networkingConfig);
     const img = await this.images.resolveImage(cfg.Image);
@@ -717,7 +719,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
 
     const id = newContainerId();
     this.names.reserve(id, name); // 409 before anything is written
-    const warnings: string[] = [];
+    const warnings: string[] = [...settingsWarnings];
     if (!this.net && (hc.NetworkMode === 'default' || hc.NetworkMode === 'bridge')) {
       warnings.push('Berth has no bridge networking yet: this container gets its own network namespace with only a loopback interface (use --network host for host networking)');
     }

@@ -241,15 +241,17 @@ export function validateResources(r: Resources, host: HostLimits, update = false
   if (r.MemorySwap !== undefined && r.MemorySwap > 0 && !r.Memory && !update) {
     throw invalidParameter('You should always set the Memory limit when using Memoryswap limit, see usage');
   }
+  if (r.MemoryReservation && r.MemoryReservation > 0 && r.MemoryReservation < 6 * 1024 * 1024) throw invalidParameter('Minimum memory reservation allowed is 6MB');
   if (r.MemoryReservation && r.Memory && r.MemoryReservation > r.Memory) {
     throw invalidParameter('Minimum memory limit can not be less than memory reservation limit, see usage');
   }
   if (r.MemorySwappiness !== undefined && r.MemorySwappiness !== null && r.MemorySwappiness !== -1 && (r.MemorySwappiness < 0 || r.MemorySwappiness > 100)) {
     throw invalidParameter(`Invalid value: ${r.MemorySwappiness}, valid memory swappiness range is 0-100`);
   }
-  if (r.NanoCpus && (r.CpuQuota || r.CpuPeriod)) throw invalidParameter('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if (r.NanoCpus && r.CpuPeriod) throw invalidParameter('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if (r.NanoCpus && r.CpuQuota) throw invalidParameter('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
   if (r.NanoCpus && (r.NanoCpus < 0 || r.NanoCpus > host.ncpu * 1e9)) {
-    throw invalidParameter(`Range of CPUs is from 0.01 to ${host.ncpu}.00, as there are only ${host.ncpu} CPUs available`);
+    throw invalidParameter(`range of CPUs is from 0.01 to ${host.ncpu}.00, as there are only ${host.ncpu} CPUs available`);
   }
   if (r.CpuPeriod && (r.CpuPeriod < 1000 || r.CpuPeriod > 1_000_000)) throw invalidParameter('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
   if (r.CpuQuota && r.CpuQuota > 0 && r.CpuQuota < 1000) throw invalidParameter('CPU cfs quota can not be less than 1ms (i.e. 1000)');

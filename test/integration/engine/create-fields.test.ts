@@ -38,6 +38,11 @@ describe('container create fields: applied or refused', { skip }, () => {
     assert.equal(oom.stdout, '500\n', oom.stderr);
     const ipc = await d.docker(['run', '--rm', '--network', 'none', '--ipc', 'none', 'busybox', 'sh', '-c', 'test -e /dev/shm && echo shm || echo no-shm']);
     assert.equal(ipc.stdout, 'no-shm\n', ipc.stderr);
+    // dockerd's warning for a setting it accepts but finds risky reaches the CLI
+    const warned = await d.docker(['create', '--oom-kill-disable', 'busybox', 'true']);
+    assert.equal(warned.code, 0, warned.stderr);
+    assert.match(warned.stderr, /WARNING: OOM killer is disabled for the container, but no memory limit is set/);
+    assert.equal((await d.docker(['rm', warned.stdout.trim()])).code, 0);
   });
 
   test('NetworkDisabled: only the loopback', async () => {

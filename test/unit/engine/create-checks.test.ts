@@ -33,6 +33,18 @@ test('refused with dockerd\'s words', () => {
   assert.throws(() => checkCreateSettings({}, { Links: ['db:db'] }), (e: unknown) => isBerthError(e) && e.kind === 'NotImplemented' && /legacy links/.test(e.message));
 });
 
+test('dockerd\'s warnings for what is accepted and discarded or risky; IO maximums and a negative shm refused', () => {
+  assert.deepEqual(checkCreateSettings({}, {}), []);
+  assert.deepEqual(checkCreateSettings({}, { CpuPercent: 50, OomKillDisable: true, NetworkMode: 'host', PortBindings: { '80/tcp': [{ HostPort: '8080' }] } }), [
+    'linux does not support CPU percent. Percent discarded.',
+    'OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.',
+    'Published ports are discarded when using host network mode',
+  ]);
+  assert.deepEqual(checkCreateSettings({}, { OomKillDisable: true, Memory: 64 << 20 }), []);
+  bad({}, { IOMaximumIOps: 100 }, 'Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps');
+  bad({}, { ShmSize: -1 }, 'SHM size can not be less than 0');
+});
+
 test('cgroup parent: the container\'s, made absolute, else the daemon\'s', () => {
   assert.equal(cgroupParentOf({}, '/berthd'), '/berthd');
   assert.equal(cgroupParentOf({ CgroupParent: 'mygroup' }, '/berthd'), '/mygroup');
