@@ -11,6 +11,7 @@ import { CAPABILITIES } from '../runtime/capabilities.js';
 import { DOCKER_DEFAULT_CAPABILITIES, dockerDefaultSeccomp } from '../runtime/seccomp-default-profile.js';
 import type { LinuxDevice, LinuxDeviceCgroup, LinuxNamespace, LinuxResources, LinuxSeccomp, Mount, POSIXRlimit, Spec } from '../runtime/spec/types.js';
 import { parseDockerSeccomp } from './seccomp-profile.js';
+import { sysctlNamespace } from '../runtime/spec/parse.js';
 import { isVolumeBind } from './volumes.js';
 
 export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
@@ -382,6 +383,23 @@ function namespaces(hc: HostConfig, ctx: SpecContext): { list: LinuxNamespace[];
   return { list, netMode: net };
 }
 
+/**
+ * runc's rule for a container's sysctl (its messages): only keys of a namespace the container
+ * has of its own may be set, or berth-init would write the host's value.
+ */
+export function checkSysctl(key: string, namespaces: readonly LinuxNamespace[]): void {
+  const has = (t: LinuxNamespace['type']): boolean => namespaces.some((n) => n.type === t);
+  if (key.split(/[./]/).some((x) => x === '' || x === '..')) throw invalidParameter(`sysctl ${JSON.stringify(key)} is not a valid sysctl name`);
+  const want = sysctlNamespace(key.replaceAll('/', '.'));
+  if (want === 'ipc' && !has('ipc')) throw invalidParameter(`sysctl ${JSON.stringify(key)} is not allowed in the hosts ipc namespace`);
+  if (want === 'network' && !has('network')) throw invalidParameter(`sysctl ${JSON.stringify(key)} not allowed in host network namespace`);
+  if (want === 'uts') {
+    if (!has('uts')) throw invalidParameter(`sysctl ${JSON.stringify(key)} is not in a separate kernel namespace`);
+    if (key.replaceAll('/', '.') === 'kernel.hostname') throw invalidParameter(`sysctl "kernel.hostname" is not allowed as it conflicts with the OCI "hostname" field`);
+  }
+  if (want === undefined) throw invalidParameter(`sysctl ${JSON.stringify(key)} is not in a separate kernel namespace`);
+}
+
 export interface BuiltSpec {
   spec: Spec;
   warnings: string[];
@@ -448,6 +466,7 @@ export function buildSpec(config: ContainerConfig, hc: HostConfig, ctx: SpecCont
   const resources = linuxResources(hc, ctx.statDevice);
   resources.devices = deviceRules;
 
+  for (const key of Object.keys(hc.Sysctls ?? {})) checkSysctl(key, ns.list);
   const sysctl: Record<string, string> = { ...(hc.Sysctls ?? {}) };
   // Docker lets unprivileged ports and ping work in a private network namespace.
   if (ns.netMode !== 'host' && !ns.netMode.startsWith('container:')) {

@@ -5,7 +5,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { DOCKER, TestBerthd } from '../../harness/berthd.js';
@@ -54,6 +54,22 @@ describe('container create fields: applied or refused', { skip }, () => {
     const ifaces = [...out.matchAll(/^\S*?\s*(\w+):/gm)].map((m) => m[1]).filter((n) => n !== 'face');
     assert.deepEqual(ifaces, ['lo'], out);
     await c.remove();
+  });
+
+  test('sysctls: a namespaced one is applied; a host-wide one is refused, not written to the host', async () => {
+    const ok = await d.docker(['run', '--rm', '--network', 'none', '--sysctl', 'net.ipv4.ip_unprivileged_port_start=1024', '--sysctl', 'kernel.shmmni=1000', 'busybox', 'cat', '/proc/sys/net/ipv4/ip_unprivileged_port_start', '/proc/sys/kernel/shmmni']);
+    assert.equal(ok.stdout, '1024\n1000\n', ok.stderr);
+    // The CLI checks --sysctl keys itself; an API client does not (dockerode here). The host's
+    // own value, so that even a regression would not change the host.
+    const current = readFileSync('/proc/sys/vm/swappiness', 'utf8').trim();
+    const docker = new Docker({ socketPath: d.socket });
+    await assert.rejects(docker.createContainer({ Image: 'busybox', Cmd: ['true'], HostConfig: { Sysctls: { 'vm.swappiness': current } } }), (e: Error & { statusCode?: number }) => {
+      assert.equal(e.statusCode, 400);
+      assert.match(e.message, /sysctl "vm.swappiness" is not in a separate kernel namespace/);
+      return true;
+    });
+    const hostNet = await d.docker(['create', '--network', 'host', '--sysctl', 'net.ipv4.ip_unprivileged_port_start=1024', 'busybox', 'true']);
+    assert.match(hostNet.stderr, /sysctl "net.ipv4.ip_unprivileged_port_start" not allowed in host network namespace/);
   });
 
   test('refused with dockerd\'s message instead of ignored', async () => {

@@ -177,6 +177,15 @@ test('sysctls; none of Docker\'s network sysctls in the host\'s network namespac
     'net.ipv4.ping_group_range': '0 2147483647',
   });
   assert.equal(spec({ NetworkMode: 'host' }).linux!.sysctl, undefined);
+  assert.deepEqual(spec({ Sysctls: { 'kernel.shmmax': '1', 'fs.mqueue.msg_max': '5', 'kernel.domainname': 'x' }, NetworkMode: 'none' }).linux!.sysctl!['kernel.shmmax'], '1');
+  // host-wide keys, or keys of a namespace shared with the host, would set the host's value
+  bad(() => spec({ Sysctls: { 'vm.swappiness': '1' } }), /^sysctl "vm.swappiness" is not in a separate kernel namespace$/);
+  bad(() => spec({ Sysctls: { 'kernel/panic': '1' } }), /^sysctl "kernel\/panic" is not in a separate kernel namespace$/);
+  bad(() => spec({ Sysctls: { 'net.ipv4.ip_forward': '1' }, NetworkMode: 'host' }), /^sysctl "net.ipv4.ip_forward" not allowed in host network namespace$/);
+  bad(() => spec({ Sysctls: { 'kernel.sem': '1 2 3 4' }, IpcMode: 'host' }), /^sysctl "kernel.sem" is not allowed in the hosts ipc namespace$/);
+  bad(() => spec({ Sysctls: { 'kernel.hostname': 'h' } }), /conflicts with the OCI "hostname" field$/);
+  bad(() => spec({ Sysctls: { 'kernel.domainname': 'd' }, UTSMode: 'host' }), /is not in a separate kernel namespace$/);
+  bad(() => spec({ Sysctls: { 'net..x': '1' } }), /is not a valid sysctl name$/);
 });
 
 test('tmpfs, binds and mounts; duplicates and malformed specs', () => {
