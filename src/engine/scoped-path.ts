@@ -122,13 +122,6 @@ export function resolveInScope(root: string, path: string, followFinal = true): 
   return new PathScope(root).resolveHost(path, followFinal);
 }
 
-/** The container path of a host path under `root` (`/` for the root itself). */
-export function containerPathOf(root: string, host: string): string {
-  const rel = posix.relative(root, host);
-  if (rel.startsWith('..')) throw invalidParameter(`${host} is outside the container`);
-  return `/${rel}`;
-}
-
 /** `path` made absolute, keeping a trailing `/` or `/.` (they mean "the directory's contents"). */
 export function absContainerPath(path: string): string {
   const clean = posix.join('/', path).replace(/(.)\/+$/, '$1');
