@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { invalidParameter } from '../errors.js';
 
-// IPv4 and IPv6 addresses and prefixes as bigints: parse, format, contain, overlap. Pure.
+// IPv4 and IPv6 addresses and prefixes as bigints: parse, format, contain, overlap; MAC
+// addresses. Pure (randomMac takes its randomness as an argument in tests).
 
 export type Family = 4 | 6;
 
@@ -111,6 +113,14 @@ export function overlaps(a: Prefix, b: Prefix): boolean {
 /** A MAC address derived from an IPv4 address as Docker does (02:42 + the four bytes). */
 export function macFromIPv4(ip: string): string {
   const v = parseIp(ip).value;
-  const bytes = [0x02, 0x42, ...[24n, 16n, 8n, 0n].map((s) => Number((v >> s) & 0xffn))];
-  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+  return formatMac([0x02, 0x42, ...[24n, 16n, 8n, 0n].map((s) => Number((v >> s) & 0xffn))]);
+}
+
+/** A random unicast, locally administered MAC (for a bridge: see bridge.ts). */
+export function randomMac(random: Uint8Array = randomBytes(6)): string {
+  return formatMac([(random[0]! & 0xfc) | 0x02, ...random.subarray(1, 6)]);
+}
+
+function formatMac(bytes: ArrayLike<number>): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(':');
 }

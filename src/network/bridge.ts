@@ -1,6 +1,7 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { systemError } from '../errors.js';
 import { deleteLink, ip, ipBatch, linkExists } from '../sys/ip.js';
+import { randomMac } from './address.js';
 
 // The bridge driver's plumbing: a Linux bridge with the network's gateway addresses, and per
 // container a veth pair whose host end is a port of the bridge and whose other end is created
@@ -22,12 +23,28 @@ async function sysctl(path: string, value: string): Promise<void> {
   }
 }
 
-/** Creates the bridge when missing and (re)applies its addresses, MTU and settings; idempotent. */
+/** NET_ADDR_SET in /sys/class/net/<dev>/addr_assign_type: the address was set explicitly. */
+const ADDR_SET = '3';
+
+/**
+ * Creates the bridge when missing and (re)applies its addresses, MTU and settings; idempotent.
+ *
+ * The bridge's MAC address is set explicitly, as dockerd does. Left to the kernel, a bridge
+ * takes the lowest MAC of its ports and changes it whenever a port with a lower one joins or
+ * the owner of the lowest leaves; the containers' ARP entries for the gateway then name a MAC
+ * that is no longer the bridge's, and what they send to the gateway (the embedded DNS server
+ * lives there) is dropped until their neighbour entry expires, seconds later.
+ */
 export async function ensureBridge(spec: BridgeSpec): Promise<void> {
   if (!(await linkExists(spec.name))) {
-    await ip(['link', 'add', 'name', spec.name, 'mtu', String(spec.mtu), 'type', 'bridge']);
+    await ip(['link', 'add', 'name', spec.name, 'mtu', String(spec.mtu), 'address', randomMac(), 'type', 'bridge']);
   }
   const cmds: string[][] = [['link', 'set', 'dev', spec.name, 'mtu', String(spec.mtu)]];
+  const sys = `/sys/class/net/${spec.name}`;
+  if ((await readFile(`${sys}/addr_assign_type`, 'utf8')).trim() !== ADDR_SET) {
+    // A bridge made by an older berthd: pin the MAC it has now, so the neighbours stay right.
+    cmds.push(['link', 'set', 'dev', spec.name, 'address', (await readFile(`${sys}/address`, 'utf8')).trim()]);
+  }
   for (const a of spec.addresses) {
     cmds.push(a.includes(':') ? ['addr', 'replace', a, 'dev', spec.name, 'nodad'] : ['addr', 'replace', a, 'dev', spec.name]);
   }

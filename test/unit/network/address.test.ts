@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { contains, formatIp, formatPrefix, macFromIPv4, normalizeIp, overlaps, parseIp, parsePrefix } from '../../../src/network/address.js';
+import { contains, formatIp, formatPrefix, macFromIPv4, normalizeIp, overlaps, parseIp, parsePrefix, randomMac } from '../../../src/network/address.js';
 import { isBerthError } from '../../../src/errors.js';
 
 test('IPv4 and IPv6 addresses parse and format', () => {
@@ -29,4 +29,10 @@ test('prefixes: host bits, containment, overlap', () => {
 
 test('MAC addresses derive from IPv4 addresses as dockerd derives them', () => {
   assert.equal(macFromIPv4('172.17.0.2'), '02:42:ac:11:00:02');
+});
+
+test('a random bridge MAC is unicast and locally administered', () => {
+  assert.equal(randomMac(Uint8Array.from([0xff, 1, 2, 3, 4, 0xab])), 'fe:01:02:03:04:ab');
+  assert.equal(randomMac(Uint8Array.from([0x01, 0, 0, 0, 0, 0])), '02:00:00:00:00:00');
+  for (let i = 0; i < 50; i++) assert.equal(parseInt(randomMac().slice(0, 2), 16) & 0x03, 0x02);
 });
