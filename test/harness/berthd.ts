@@ -19,6 +19,7 @@ import { makeTempDir, removeTempDir } from './tmp.js';
 
 export const DOCKER = '/usr/local/bin/docker';
 const BERTHD = join(REPO_ROOT, 'bin', 'berthd');
+const BERTH = join(REPO_ROOT, 'bin', 'berth');
 
 export interface DockerResult {
   code: number | null;
@@ -136,6 +137,11 @@ export class TestBerthd {
     return runDocker(this, args, opts);
   }
 
+  /** Berth's own CLI (bin/berth) pointed at this daemon, as docker() runs docker's. */
+  berth(args: string[], opts: DockerOptions = {}): Promise<DockerResult> {
+    return runClient(process.execPath, [BERTH, ...args], this, opts);
+  }
+
   /** Removes every container, stops the daemon, removes what is left and the temp dir. */
   async cleanup(): Promise<void> {
     let died: string | undefined;
@@ -188,8 +194,12 @@ export function dockerEnv(d: TestBerthd): NodeJS.ProcessEnv {
 }
 
 export function runDocker(d: TestBerthd, args: string[], opts: DockerOptions = {}): Promise<DockerResult> {
+  return runClient(DOCKER, args, d, opts);
+}
+
+function runClient(file: string, args: string[], d: TestBerthd, opts: DockerOptions): Promise<DockerResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(DOCKER, args, { env: dockerEnv(d), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { env: dockerEnv(d), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -172,6 +172,8 @@ export const updateDef = many('update [OPTIONS] CONTAINER [CONTAINER...]', 'Upda
   { name: 'cpus', type: 'float', help: 'Number of CPUs' },
   { name: 'cpuset-cpus', type: 'string', help: 'CPUs in which to allow execution (0-3, 0,1)', value: 'string' },
   { name: 'cpuset-mems', type: 'string', help: 'MEMs in which to allow execution (0-3, 0,1)', value: 'string' },
+  { name: 'egress-rate', type: 'string', help: "Limit the container's outgoing bandwidth (Berth's own; e.g. 8mbit; 0 removes the limit)", value: 'rate' },
+  { name: 'ingress-rate', type: 'string', help: "Limit the container's incoming bandwidth (Berth's own; e.g. 8mbit; 0 removes the limit)", value: 'rate' },
   { name: 'memory', short: 'm', type: 'string', help: 'Memory limit', value: 'bytes' },
   { name: 'memory-reservation', type: 'string', help: 'Memory soft limit', value: 'bytes' },
   { name: 'memory-swap', type: 'string', help: "Swap limit equal to memory plus swap: -1 to enable unlimited swap", value: 'bytes' },
@@ -192,6 +194,8 @@ export async function update(cli: Cli, args: string[]): Promise<void> {
   if (p.changed.has('cpus')) body.NanoCpus = Math.round((f.cpus as number) * 1e9);
   if (p.changed.has('cpuset-cpus')) body.CpusetCpus = f['cpuset-cpus'];
   if (p.changed.has('cpuset-mems')) body.CpusetMems = f['cpuset-mems'];
+  if (p.changed.has('egress-rate')) body.BerthEgressRate = f['egress-rate'];
+  if (p.changed.has('ingress-rate')) body.BerthIngressRate = f['ingress-rate'];
   if (p.changed.has('memory')) body.Memory = bytes('memory');
   if (p.changed.has('memory-reservation')) body.MemoryReservation = bytes('memory-reservation');
   if (p.changed.has('memory-swap')) body.MemorySwap = bytes('memory-swap');

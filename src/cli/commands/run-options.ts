@@ -32,6 +32,7 @@ export const CREATE_FLAGS: FlagSpec[] = [
   l('device', 'Add a host device to the container'),
   l('device-cgroup-rule', 'Add a rule to the cgroup allowed devices list'),
   l('dns', 'Set custom DNS servers'),
+  s('egress-rate', "Limit the container's outgoing bandwidth (Berth's own; e.g. 500kbit, 8mbit, 1gbit)", undefined, 'rate'),
   l('dns-option', 'Set DNS options'),
   l('dns-search', 'Set custom DNS search domains'),
   s('domainname', 'Container NIS domain name'),
@@ -47,6 +48,7 @@ export const CREATE_FLAGS: FlagSpec[] = [
   s('health-start-period', 'Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)', undefined, 'duration'),
   s('health-timeout', 'Maximum time to allow one check to run (ms|s|m|h) (default 0s)', undefined, 'duration'),
   s('hostname', 'Container host name', 'h'),
+  s('ingress-rate', "Limit the container's incoming bandwidth (Berth's own; e.g. 500kbit, 8mbit, 1gbit)", undefined, 'rate'),
   b('init', 'Run an init inside the container that forwards signals and reaps processes'),
   b('interactive', 'Keep STDIN open even if not attached', 'i'),
   s('ip', 'IPv4 address (e.g., 172.30.100.104)'),
@@ -536,6 +538,9 @@ export function buildCreateRequest(
   if (Object.keys(storageOpt).length) hc.StorageOpt = storageOpt;
   if (changed.has('init')) hc.Init = Boolean(f.init);
   if (str('runtime')) hc.Runtime = str('runtime')!;
+  // Berth's bandwidth limits; berthd parses and checks the rate.
+  if (str('egress-rate')) hc.BerthEgressRate = str('egress-rate')!;
+  if (str('ingress-rate')) hc.BerthIngressRate = str('ingress-rate')!;
 
   const body: ContainerCreateBody = {
     Hostname: str('hostname') ?? '',

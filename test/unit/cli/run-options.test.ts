@@ -80,6 +80,14 @@ test('attach streams: run attaches stdout/stderr, -i adds stdin once', () => {
   assert.equal(build(['busybox']).body.HostConfig!.Init, undefined);
 });
 
+test("--egress-rate/--ingress-rate fill Berth's HostConfig fields, only when given", () => {
+  const hc = build(['--egress-rate', '8mbit', '--ingress-rate=500kbit', 'busybox']).body.HostConfig!;
+  assert.equal(hc.BerthEgressRate, '8mbit');
+  assert.equal(hc.BerthIngressRate, '500kbit');
+  const plain = build(['busybox']).body.HostConfig!;
+  assert.equal('BerthEgressRate' in plain || 'BerthIngressRate' in plain, false, 'a docker-shaped body when the flags are absent');
+});
+
 test('flag values docker rejects are errors with status 125', () => {
   assert.throws(() => build(['-m', 'lots', 'busybox']), (e: unknown) => (e as { status: number }).status === 125 && /invalid argument "lots" for "--memory"/.test((e as Error).message));
   assert.throws(() => build(['--restart', 'sometimes', 'busybox']), /invalid restart policy/);
