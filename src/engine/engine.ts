@@ -695,6 +695,22 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     return warnings;
   }
 
+  /**
+   * Whose /etc/hosts, /etc/hostname and /etc/resolv.conf a container binds: with --network
+   * container:<ref> the other container's (dockerd shares them, and the hostname, in that
+   * mode: one network stack, one set of names); otherwise its own. A peer that is gone leaves
+   * the container its own files (inspect of a stopped container).
+   */
+  private etcFilesOf(rec: ContainerRecord): string {
+    const mode = rec.hostConfig.NetworkMode ?? '';
+    if (!mode.startsWith('container:')) return rec.id;
+    try {
+      return this.get(mode.slice('container:'.length)).rec.id;
+    } catch {
+      return rec.id;
+    }
+  }
+
   private joinPid(ref: string): number {
     const c = this.get(ref);
     if (!isRunning(c.rec)) throw conflict(`cannot join namespaces of container ${c.rec.id}: it is not running`);
@@ -713,7 +729,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     if (cfg.NetworkDisabled === true && (hc.NetworkMode === 'default' || hc.NetworkMode === 'bridge')) hc.NetworkMode = 'none';
     const settingsWarnings = this.validateHostConfig(hc, cfg);
     validateVolumeConfig(hc);
-    await this.net?.validate(hc, opts.networkingConfig);
+    await this.net?.validate(hc, opts.networkingConfig, cfg);
     const img = await this.images.resolveImage(cfg.Image);
     const ic = img.config;
 
@@ -809,12 +825,13 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     env = mergeEnv(extra, env);
     if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
+    const files = this.etcFilesOf(rec);
     const { spec } = buildSpec(rec.config, rec.hostConfig, {
       id: rec.id,
       rootfs,
-      hostsPath: this.paths.hosts(rec.id),
-      hostnamePath: this.paths.hostname(rec.id),
-      resolvConfPath: this.paths.resolvConf(rec.id),
+      hostsPath: this.paths.hosts(files),
+      hostnamePath: this.paths.hostname(files),
+      resolvConfPath: this.paths.resolvConf(files),
       hostname: rec.config.Hostname ?? rec.id.slice(0, 12),
       user,
       env,
@@ -871,6 +888,8 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       const rootfs = await this.images.mountRootfs(id);
       rec.rootfs = rootfs;
       const netnsPath = await this.net?.attach(rec);
+      const peer = this.containers.get(this.etcFilesOf(rec));
+      if (peer && peer.rec.id !== id) rec.config = { ...rec.config, Hostname: peer.rec.config.Hostname, Domainname: peer.rec.config.Domainname };
       const spec = this.specFor(rec, rootfs, netnsPath);
       c.spec = spec;
       rec.namespaces = (spec.linux?.namespaces ?? []).reduce((m, n) => m | namespaceFlag(n.type), 0);
@@ -1330,9 +1349,9 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         ...(s.health ? { Health: s.health } : {}),
       },
       Image: rec.image,
-      ResolvConfPath: this.paths.resolvConf(rec.id),
-      HostnamePath: this.paths.hostname(rec.id),
-      HostsPath: this.paths.hosts(rec.id),
+      ResolvConfPath: this.paths.resolvConf(this.etcFilesOf(rec)),
+      HostnamePath: this.paths.hostname(this.etcFilesOf(rec)),
+      HostsPath: this.paths.hosts(this.etcFilesOf(rec)),
       LogPath: this.logOptions(rec) ? this.paths.log(rec.id) : '',
       Name: rec.name,
       RestartCount: rec.restartCount,

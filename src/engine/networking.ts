@@ -37,9 +37,9 @@ export function bridgeNetworkOf(hc: HostConfig): string | undefined {
   return mode === 'default' ? 'bridge' : mode;
 }
 
-/** Validates a rate field of HostConfig ("8mbit"); '' or absent = no limit. */
+/** Validates a rate field of HostConfig ("8mbit"); '', '0' or absent = no limit. */
 function rateOf(v: string | undefined, field: string): number | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
+  if (v === undefined || v === null || v === '' || v === '0') return undefined;
   if (typeof v !== 'string') throw invalidParameter(`${field}: expected a rate like "8mbit"`);
   try {
     return parseRate(v);
@@ -86,10 +86,21 @@ export class ContainerNetworking {
 
   // --- containers ------------------------------------------------------------------------
 
-  /** At create: the networks exist, rates and addresses parse. */
-  async validate(hc: HostConfig, nc: NetworkingConfig | undefined): Promise<void> {
+  /**
+   * At create: the networks exist, rates and addresses parse, and nothing is asked of a
+   * container:<ref> mode that the other container's stack and files decide (dockerd's checks
+   * and wording; `config` is the request's, before the image's defaults are merged).
+   */
+  async validate(hc: HostConfig, nc: NetworkingConfig | undefined, config: { Hostname?: string; ExposedPorts?: Record<string, unknown> | null } = {}): Promise<void> {
     rateOf(hc.BerthEgressRate, 'BerthEgressRate');
     rateOf(hc.BerthIngressRate, 'BerthIngressRate');
+    if ((hc.NetworkMode ?? '').startsWith('container:')) {
+      if (config.Hostname) throw invalidParameter('conflicting options: hostname and the network mode');
+      if (hc.Dns?.length) throw invalidParameter('conflicting options: dns and the network mode');
+      if (hc.ExtraHosts?.length) throw invalidParameter('conflicting options: custom host-to-IP mapping and the network mode');
+      if (Object.keys(hc.PortBindings ?? {}).length || hc.PublishAllPorts) throw invalidParameter('conflicting options: port publishing and the container type network mode');
+      if (Object.keys(config.ExposedPorts ?? {}).length) throw invalidParameter('conflicting options: port exposing and the container type network mode');
+    }
     const primary = bridgeNetworkOf(hc);
     if (primary) await this.manager.inspectNetwork(primary);
     for (const name of Object.keys(nc?.EndpointsConfig ?? {})) {

@@ -1,6 +1,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
+import { connect, isIPv6 } from 'node:net';
 import { promisify } from 'node:util';
 import { createNetworkManager, type NetworkManager, type NetworkManagerOptions } from '../../../src/network/index.js';
 import { makeTempDir, removeTempDir } from '../../harness/tmp.js';
@@ -153,6 +155,27 @@ c.on('connect', () => c.write('ping'));
 c.on('data', (d) => { clearTimeout(t); console.log(d.toString() === 'ping' ? 'ok' : 'fail ' + d); process.exit(0); });
 c.on('error', (e) => { clearTimeout(t); console.log('fail ' + e.code); process.exit(0); });
 `;
+
+/** What a TCP echo server at host:port sends back for "hello" (3 s at most). */
+export function tcpEcho(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = connect({ host, port });
+    const t = setTimeout(() => { c.destroy(); reject(new Error(`tcp ${host}:${port}: timed out`)); }, 3000);
+    c.on('connect', () => c.write('hello'));
+    c.on('data', (d) => { clearTimeout(t); c.destroy(); resolve(d.toString()); });
+    c.on('error', (e) => { clearTimeout(t); reject(e); });
+  });
+}
+
+/** What a UDP echo server at host:port sends back for "hello" (3 s at most). */
+export function udpEcho(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+    const t = setTimeout(() => { s.close(); reject(new Error(`udp ${host}:${port}: no answer`)); }, 3000);
+    s.on('message', (m) => { clearTimeout(t); s.close(); resolve(m.toString()); });
+    s.send('hello', port, host);
+  });
+}
 
 /** The IPv4 addresses of this machine's own interfaces other than loopback. */
 export function hostAddresses(json: { ifname: string; addr_info: { family: string; local: string; scope?: string }[] }[]): string[] {

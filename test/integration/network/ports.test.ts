@@ -1,33 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
-import { connect } from 'node:net';
 import { ipJson } from '../../../src/sys/ip.js';
 import { parsePublish } from '../../../src/network/index.js';
-import { ECHO_SERVER, hostAddresses, inNetns, readSysctl, startIn, testNet, type Background } from './helpers.js';
+import { ECHO_SERVER, hostAddresses, inNetns, readSysctl, startIn, tcpEcho, testNet, udpEcho, type Background } from './helpers.js';
 
 // Published ports on the default network: TCP and UDP, fixed and ephemeral host ports,
 // reachable at 127.0.0.1 and at the host's other addresses (only this machine's own); and a
 // namespace without networks has nothing but lo.
-
-function tcpEcho(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = connect({ host, port });
-    const t = setTimeout(() => { c.destroy(); reject(new Error(`tcp ${host}:${port}: timed out`)); }, 3000);
-    c.on('connect', () => c.write('hello'));
-    c.on('data', (d) => { clearTimeout(t); c.destroy(); resolve(d.toString()); });
-    c.on('error', (e) => { clearTimeout(t); reject(e); });
-  });
-}
-
-function udpEcho(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    const t = setTimeout(() => { s.close(); reject(new Error(`udp ${host}:${port}: no answer`)); }, 3000);
-    s.on('message', (m) => { clearTimeout(t); s.close(); resolve(m.toString()); });
-    s.send('hello', port, host);
-  });
-}
 
 test('published TCP and UDP ports answer at 127.0.0.1 and at the host\'s own addresses', async () => {
   const t = await testNet('net-ports', '10.232.0.0/16');
