@@ -79,12 +79,12 @@ export interface EndpointSpec {
 
 /** Creates the veth pair and configures both ends; on failure nothing is left. */
 export async function createEndpoint(spec: EndpointSpec): Promise<void> {
+  // One exec makes the pair, puts the host end on the bridge and up, and the other end in the namespace.
   await ip([
-    'link', 'add', 'name', spec.hostVeth, 'mtu', String(spec.mtu), 'type', 'veth',
+    'link', 'add', 'name', spec.hostVeth, 'mtu', String(spec.mtu), 'master', spec.bridge, 'up', 'type', 'veth',
     'peer', 'name', spec.ifname, 'mtu', String(spec.mtu), 'address', spec.mac, 'netns', spec.netns,
   ]);
   try {
-    await ipBatch([['link', 'set', 'dev', spec.hostVeth, 'master', spec.bridge], ['link', 'set', 'dev', spec.hostVeth, 'up']]);
     const inside: string[][] = [];
     for (const a of spec.addresses) {
       inside.push(a.includes(':') ? ['addr', 'add', a, 'dev', spec.ifname, 'nodad'] : ['addr', 'add', a, 'dev', spec.ifname]);

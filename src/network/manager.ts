@@ -580,7 +580,8 @@ export class NetworkManager {
         await createNetns(this.opts.execRoot, containerId);
         const primary = this.primary(sb);
         for (const ep of sb.endpoints) await this.plumbEndpoint(sb, ep, ep === primary);
-        await this.applyRates(sb);
+        // A new veth has no qdisc to remove: tc runs only for a limit (two tc runs fewer per start).
+        if (sb.egressRate || sb.ingressRate) await this.applyRates(sb);
         if (sb.ports.length) await this.applyRules();
       } catch (e) {
         await this.teardownSandbox(sb).catch(() => undefined);
@@ -683,7 +684,7 @@ export class NetworkManager {
       if (wasPrimary && next) {
         const nn = this.state.networks[next.networkId]!;
         if (!nn.internal) await setDefaultRoutes(sb.netns, next.ifname, [nn.v4.gateway, ...(next.ipv6 && nn.v6 ? [nn.v6.gateway] : [])]);
-        await this.applyRates(sb);
+        if (sb.egressRate || sb.ingressRate) await this.applyRates(sb);
       }
       if (portsGone) await this.applyRules();
       return this.settings(sb);

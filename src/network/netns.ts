@@ -4,7 +4,6 @@ import { mkdir, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { invalidParameter, systemError } from '../errors.js';
-import { ipBatch } from '../sys/ip.js';
 
 // Network namespaces pinned by a bind mount at <exec-root>/netns/<id>: util-linux's
 // `unshare --net=<file>` creates the namespace in a short-lived child and bind-mounts its
@@ -49,16 +48,11 @@ export async function createNetns(execRoot: string, id: string): Promise<string>
   const fh = await open(path, 'w', 0o444);
   await fh.close();
   try {
-    await run('unshare', [`--net=${path}`, 'true']);
-  } catch (e) {
-    await unlink(path).catch(() => undefined);
-    throw systemError(`create network namespace ${path}: ${String((e as { stderr?: string }).stderr ?? e).trim()}`, e);
-  }
-  try {
-    await ipBatch([['link', 'set', 'dev', 'lo', 'up']], { netns: path });
+    // unshare runs its command in the new namespace: lo comes up in the same exec.
+    await run('unshare', [`--net=${path}`, 'ip', 'link', 'set', 'dev', 'lo', 'up']);
   } catch (e) {
     await deleteNetns(path).catch(() => undefined);
-    throw e;
+    throw systemError(`create network namespace ${path}: ${String((e as { stderr?: string }).stderr ?? e).trim()}`, e);
   }
   return path;
 }
