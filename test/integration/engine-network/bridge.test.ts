@@ -17,6 +17,7 @@ import { get } from 'node:http';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DOCKER, TestBerthd } from '../../harness/berthd.js';
+import { inspect as inspectWith, ok as okWith } from './clients.js';
 
 const run = promisify(execFile);
 const skip = !existsSync(DOCKER) ? `${DOCKER} is not installed` : process.getuid?.() !== 0 ? 'needs root' : false;
@@ -72,15 +73,8 @@ describe('docker CLI against berthd: bridge networking', { skip, concurrency: fa
     for (const l of await links()) if (l.master && bridges.has(l.master)) veths.add(l.ifname);
   }
 
-  async function ok(args: string[], timeoutMs?: number): Promise<string> {
-    const r = await d.docker(args, timeoutMs ? { timeoutMs } : {});
-    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
-  }
-
-  async function inspect(name: string): Promise<Record<string, any>> {
-    return (JSON.parse(await ok(['inspect', name])) as Record<string, any>[])[0]!;
-  }
+  const ok = (args: string[], timeoutMs?: number): Promise<string> => okWith(d, args, timeoutMs ? { timeoutMs } : {});
+  const inspect = (name: string): Promise<Record<string, any>> => inspectWith(d, name);
 
   before(async () => {
     d = await TestBerthd.start('berthd-net');

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { DOCKER, TestBerthd } from '../../harness/berthd.js';
+import { inspect as inspectWith, ok as okWith } from './clients.js';
 
 const skip = !existsSync(DOCKER) ? `${DOCKER} is not installed` : process.getuid?.() !== 0 ? 'needs root' : false;
 
@@ -20,15 +21,8 @@ const ETC = 'hostname; echo ---; cat /etc/hostname; echo ---; cat /etc/hosts; ec
 describe('docker CLI against berthd: IPv6, DNS options, host entries, container: mode', { skip, concurrency: false }, () => {
   let d: TestBerthd;
 
-  async function ok(args: string[]): Promise<string> {
-    const r = await d.docker(args);
-    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
-  }
-
-  async function inspect(name: string): Promise<Record<string, any>> {
-    return (JSON.parse(await ok(['inspect', name])) as Record<string, any>[])[0]!;
-  }
+  const ok = (args: string[]): Promise<string> => okWith(d, args);
+  const inspect = (name: string): Promise<Record<string, any>> => inspectWith(d, name);
 
   before(async () => {
     d = await TestBerthd.start('berthd-names');

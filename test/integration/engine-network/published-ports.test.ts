@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { DOCKER, TestBerthd } from '../../harness/berthd.js';
+import { ok as okWith } from './clients.js';
 import { ECHO_SERVER, startIn, tcpEcho, udpEcho, type Background } from '../network/helpers.js';
 
 const run = promisify(execFile);
@@ -48,11 +49,7 @@ describe('docker CLI against berthd: published TCP and UDP ports, loopback and o
   const other = `198.18.${randomInt(1, 255)}.${randomInt(1, 255)}`;
   const servers: Background[] = [];
 
-  async function ok(args: string[]): Promise<string> {
-    const r = await d.docker(args);
-    assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
-  }
+  const ok = (args: string[]): Promise<string> => okWith(d, args);
 
   /** A container that sleeps, with an echo server (TCP and UDP, port 7000) in its network namespace. */
   async function echoContainer(name: string, publish: string[]): Promise<void> {

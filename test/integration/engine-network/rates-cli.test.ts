@@ -8,6 +8,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { DOCKER, TestBerthd } from '../../harness/berthd.js';
+import { inspect as inspectWith, ok } from './clients.js';
 
 const skip = !existsSync(DOCKER) ? `${DOCKER} is not installed` : process.getuid?.() !== 0 ? 'needs root' : false;
 
@@ -18,15 +19,8 @@ const SERVE = ['sh', '-c', `mkdir -p /www && dd if=/dev/zero of=/www/big bs=1000
 describe('berth CLI: --egress-rate/--ingress-rate on run and update', { skip, concurrency: false }, () => {
   let d: TestBerthd;
 
-  async function berth(args: string[]): Promise<string> {
-    const r = await d.berth(args, { timeoutMs: 60_000 });
-    assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
-  }
-
-  async function inspect(name: string): Promise<Record<string, any>> {
-    return (JSON.parse(await berth(['inspect', name])) as Record<string, any>[])[0]!;
-  }
+  const berth = (args: string[]): Promise<string> => ok(d, args, { client: 'berth', timeoutMs: 60_000 });
+  const inspect = (name: string): Promise<Record<string, any>> => inspectWith(d, name, 'berth');
 
   /** Seconds `wget` in `client` takes for the file of the server at `host` (busybox's time). */
   async function transfer(client: string, host: string): Promise<number> {
