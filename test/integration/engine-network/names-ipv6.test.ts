@@ -33,8 +33,9 @@ describe('docker CLI against berthd: IPv6, DNS options, host entries, container:
   });
 
   test('an --ipv6 network with a ULA subnet: containers reach each other over IPv6 by address and name', async () => {
-    const h = randomBytes(5).toString('hex');
-    const prefix = `fd${h.slice(0, 2)}:${h.slice(2, 6)}:${h.slice(6, 10)}:1`;
+    // A random ULA /64 written as docker prints it (no leading zeros in a group).
+    const r = randomBytes(5);
+    const prefix = `fd${r.readUInt8(0).toString(16).padStart(2, '0')}:${r.readUInt16BE(1).toString(16)}:${r.readUInt16BE(3).toString(16)}:1`;
     await ok(['network', 'create', '--ipv6', '--subnet', `${prefix}::/64`, 'six']);
     const net = (JSON.parse(await ok(['network', 'inspect', 'six'])) as Record<string, any>[])[0]!;
     assert.equal(net.EnableIPv6, true);
