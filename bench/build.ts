@@ -12,13 +12,12 @@
 // Results go to docs/benchmarks.md ("Build") by hand; this prints the table.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ContentStore } from '../src/image/content/store.js';
 import { ImageStore } from '../src/image/store.js';
 import { OverlaySnapshotter } from '../src/image/snapshot/snapshotter.js';
@@ -28,6 +27,7 @@ import { openContextDir } from '../src/build/context/context.js';
 import { busyboxImage, loadFixtureImage } from '../test/harness/image-fixtures.js';
 import { makeTempDir, removeTempDir } from '../test/harness/tmp.js';
 import { ensureProgram } from './image/debian-image.js';
+import { PrivateDockerd } from './private-dockerd.js';
 
 const DOCKERFILE = 'FROM busybox\nCOPY data.bin /data/\nRUN wc -c /data/data.bin > /size.txt\nCMD ["cat", "/size.txt"]\n';
 
@@ -126,27 +126,10 @@ interface Tool {
   excluded?: string;
 }
 
-async function startDockerd(dir: string): Promise<{ child: ChildProcess; socket: string }> {
-  const socket = join(dir, 'docker.sock');
-  writeFileSync(join(dir, 'daemon.json'), '{}');
-  const child = spawn('dockerd', [
-    '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '-H', `unix://${socket}`, '--pidfile', join(dir, 'docker.pid'),
-    '--config-file', join(dir, 'daemon.json'), '--iptables=false', '--bridge=none', '--ip-masq=false',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr!.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`dockerd exited: ${log}`);
-    if (existsSync(socket) && spawnSync('docker', ['-H', `unix://${socket}`, 'version'], { stdio: 'ignore' }).status === 0) return { child, socket };
-    await sleep(100);
-  }
-  throw new Error(`dockerd did not start: ${log}`);
-}
-
 export async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? process.argv[2] ?? 5);
   const scratch = await makeTempDir('bench-build');
-  let dockerd: ChildProcess | undefined;
+  let dockerd: PrivateDockerd | undefined;
   const here = fileURLToPath(import.meta.url);
   try {
     // The context: a Dockerfile and 50 MB of random bytes.
@@ -186,9 +169,8 @@ export async function main(): Promise<void> {
     else {
       const d = join(scratch, 'docker');
       await mkdir(d);
-      const started = await startDockerd(d);
-      dockerd = started.child;
-      const dk = ['docker', '-H', `unix://${started.socket}`];
+      dockerd = await PrivateDockerd.start(d);
+      const dk = dockerd.argv();
       const load = spawnSync(dk[0]!, [...dk.slice(1), 'load', '-i', archive], { encoding: 'utf8' });
       if (load.status !== 0) dockerTool.excluded = `docker load failed: ${load.stderr}`;
       dockerTool.cold = () => [...dk, 'build', '--no-cache', '--network', 'none', '-q', '-t', 'bench/build', ctx];
@@ -249,10 +231,7 @@ export async function main(): Promise<void> {
     process.stdout.write(lines.join('\n') + '\n');
     await server.close();
   } finally {
-    if (dockerd) {
-      dockerd.kill('SIGTERM');
-      await new Promise((r) => dockerd!.once('exit', r));
-    }
+    await dockerd?.stop();
     const p = join(scratch, 'podman');
     if (existsSync(p)) spawnSync('podman', ['--root', join(p, 'root'), '--runroot', join(p, 'run'), '--storage-driver', 'overlay', 'system', 'reset', '-f'], { stdio: 'ignore' });
     spawnSync('sh', ['-c', `grep -o ' ${scratch}[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l`], { stdio: 'ignore' });

@@ -13,13 +13,13 @@
 //   npm run bench:engine        (node dist/bench/engine-run.js)
 //   BENCH_RUNS=15 BENCH_IDLE=100 BENCH_PS=1000 node dist/bench/engine-run.js
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DOCKER, TestBerthd } from '../test/harness/berthd.js';
 import { makeTempDir, removeTempDir } from '../test/harness/tmp.js';
+import { PrivateDockerd } from './private-dockerd.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
 const IDLE = Number(process.env.BENCH_IDLE ?? 100);
@@ -89,28 +89,13 @@ function api(socket: string, method: string, path: string, body?: unknown): Prom
   });
 }
 
-async function startDockerd(dir: string): Promise<{ child: ChildProcess; target: Target }> {
-  const socket = join(dir, 'docker.sock');
-  writeFileSync(join(dir, 'daemon.json'), '{}');
-  const child = spawn(
-    'dockerd',
-    ['--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '-H', `unix://${socket}`, '--pidfile', join(dir, 'docker.pid'), '--config-file', join(dir, 'daemon.json'), '--iptables=false', '--bridge=none', '--ip-masq=false', '--cgroup-parent', basename(dir)],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let log = '';
-  child.stderr!.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
-  const target: Target = {
+function dockerdTarget(d: PrivateDockerd): Target {
+  return {
     name: 'dockerd',
-    socket,
-    daemonPids: () => procs((cmd, comm) => (comm === 'dockerd' || comm === 'containerd') && cmd.includes(dir)),
-    shimPids: () => procs((cmd, comm) => comm.startsWith('containerd-shim') && cmd.includes(dir)),
+    socket: d.socket,
+    daemonPids: () => d.pids((comm) => comm === 'dockerd' || comm === 'containerd'),
+    shimPids: () => d.pids((comm) => comm.startsWith('containerd-shim')),
   };
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`dockerd exited: ${log}`);
-    if (existsSync(socket) && docker(target, ['version']).code === 0) return { child, target };
-    await sleep(100);
-  }
-  throw new Error(`dockerd did not start: ${log}`);
 }
 
 function row(label: string, b: number, d: number, unit: string, goal?: string): string {
@@ -119,21 +104,20 @@ function row(label: string, b: number, d: number, unit: string, goal?: string): 
 }
 
 export async function main(): Promise<void> {
-  if (!existsSync('/usr/sbin/dockerd') && !existsSync('/usr/bin/dockerd')) throw new Error('dockerd is missing: apt-get install -y docker.io');
+  if (!PrivateDockerd.available()) throw new Error('dockerd is missing: apt-get install -y docker.io');
   const berth = await TestBerthd.start('bench-engine');
   const dockerDir = await makeTempDir('bench-dockerd');
-  let dockerd: ChildProcess | undefined;
+  let dockerd: PrivateDockerd | undefined;
   const lines: string[] = [];
   try {
-    const started = await startDockerd(dockerDir);
-    dockerd = started.child;
+    dockerd = await PrivateDockerd.start(dockerDir);
     const b: Target = {
       name: 'berthd',
       socket: berth.socket,
       daemonPids: () => (berth.child?.pid ? [berth.child.pid] : []),
       shimPids: () => procs((cmd, comm) => comm === 'berth-monitor' && cmd.includes(berth.dir)),
     };
-    const d = started.target;
+    const d = dockerdTarget(dockerd);
     const targets = [b, d];
     // At rest: started, answered the CLI, nothing else done yet.
     await sleep(1000);
@@ -228,32 +212,7 @@ export async function main(): Promise<void> {
     const ids = docker(bt, ['ps', '-aq']).stdout?.toString().split('\n').filter(Boolean) ?? [];
     for (let i = 0; i < ids.length; i += 100) docker(bt, ['rm', '-f', ...ids.slice(i, i + 100)]);
     await berth.cleanup().catch((e: unknown) => console.error(`berthd cleanup: ${String(e)}`));
-    if (dockerd && dockerd.exitCode === null) {
-      // dockerd stops its containers on SIGTERM (no live restore); then whatever is left goes.
-      const exited = new Promise((r) => dockerd!.once('exit', r));
-      dockerd.kill('SIGTERM');
-      await Promise.race([exited, sleep(60_000)]);
-      if (dockerd.exitCode === null && dockerd.signalCode === null) dockerd.kill('SIGKILL');
-    }
-    for (const pid of procs((cmd, comm) => comm.startsWith('containerd') && cmd.includes(dockerDir))) {
-      try {
-        for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean)) process.kill(Number(child), 'SIGKILL');
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    await sleep(500);
-    // dockerd puts a relative --cgroup-parent under its own cgroup, which differs per
-    // hierarchy (here memory's is /process_api/<id>): look for it below each one.
-    const found = spawnSync('find', ['/sys/fs/cgroup', '-maxdepth', '5', '-type', 'd', '-name', basename(dockerDir)], { encoding: 'utf8' });
-    for (const parent of found.stdout.split('\n').filter(Boolean)) {
-      for (const e of readdirSync(parent, { withFileTypes: true })) if (e.isDirectory()) spawnSync('rmdir', [join(parent, e.name)]);
-      spawnSync('rmdir', [parent]);
-    }
-    // dockerd's mounts under its data root (overlay, netns, containerd's shm) go before the dir.
-    const info = readFileSync('/proc/self/mountinfo', 'utf8');
-    for (const m of info.split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p.startsWith(`${dockerDir}/`)).sort().reverse()) spawnSync('umount', ['-l', m]);
+    await dockerd?.stop();
     await removeTempDir(dockerDir);
   }
 }

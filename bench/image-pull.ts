@@ -1,21 +1,25 @@
 // Benchmark: pull a ~175 MB Debian image (debootstrap minbase, one gzip layer of ~60 MB)
 // from a local docker-registry into an empty store, with Berth (download, gunzip, sha256
 // and extraction into an overlay snapshot overlapping), against skopeo (`copy docker://…
-// oci:…`: download and verify only, no extraction) and podman (`pull`: download and
-// extract into containers/storage overlay), interleaved in one run; then unpack throughput
-// of the same layer from a local file (Berth's applyLayer, GNU tar -xzf, gzip -dc alone).
+// oci:…`: download and verify only, no extraction), docker (`pull` on a dockerd of the
+// bench's own, a fresh one with an empty data root for every run) and podman (`pull`:
+// download and extract into containers/storage overlay), interleaved in one run; then
+// unpack throughput of the same layer from a local file (Berth's applyLayer, GNU tar -xzf,
+// gzip -dc alone).
 //
 //   node dist/bench/image-pull.js [runs]      default 5 runs each, BENCH_RUNS overrides
 //
 // The first run builds the image with debootstrap (cached under .cache/fixtures) and
 // installs debootstrap/podman with apt-get when they are missing. On this machine writes
 // right after deleting a similar amount are slow for a minute, so no run's output is
-// deleted before the end: each run writes into a fresh directory, after a `sync` and a
-// pause, and everything is removed once all runs are done.
+// deleted before the end: each run writes into a fresh directory (docker: a new dockerd
+// whose data root is that directory, started before and stopped after the timed pull),
+// after a `sync` and a pause, and everything is removed once all runs are done.
 
 import { spawnSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,11 +32,16 @@ import { overlaySupported } from '../src/image/snapshot/snapshotter.js';
 import { hasDockerRegistry, startRegistry } from '../test/harness/registry.js';
 import { makeTempDir, removeTempDir } from '../test/harness/tmp.js';
 import { debianImage, ensureProgram, storeDebianImage } from './image/debian-image.js';
+import { PrivateDockerd } from './private-dockerd.js';
 
 interface Runner {
   name: string;
   what: string;
+  /** Untimed, before the settling pause: start what the run needs (a fresh dockerd). */
+  prepare?: (dir: string) => Promise<void>;
   argv: (dir: string) => string[];
+  /** Untimed, after the run: stop what prepare started (nothing is deleted yet). */
+  finish?: () => Promise<void>;
   samples: number[];
   excluded?: string;
 }
@@ -64,6 +73,8 @@ export async function main(): Promise<void> {
   const img = await debianImage();
   const scratch = await makeTempDir('bench-image-pull');
   const reg = await startRegistry();
+  const load0 = loadavg();
+  let dockerd: PrivateDockerd | undefined;
   try {
     const ref = `${reg.host}/bench/debian:bookworm`;
     const pushRoot = join(scratch, 'push');
@@ -74,10 +85,24 @@ export async function main(): Promise<void> {
     const runners: Runner[] = [
       { name: 'berth', what: `pull + unpack (${overlay ? 'overlay' : 'vfs'})`, argv: (d) => [process.execPath, join(here, 'image', 'berth-pull.js'), ref, d, overlay ? 'overlay' : 'vfs'], samples: [] },
       { name: 'skopeo', what: 'copy to an OCI layout (no unpack)', argv: (d) => ['skopeo', '--insecure-policy', 'copy', '-q', '--src-tls-verify=false', `docker://${ref}`, `oci:${d}/layout:bench`], samples: [] },
+      {
+        name: 'docker',
+        what: 'pull + unpack (overlay2; a new dockerd per run)',
+        prepare: async (d) => {
+          dockerd = await PrivateDockerd.start(d, { insecureRegistries: [reg.host] });
+        },
+        argv: () => dockerd!.argv('pull', '-q', ref),
+        finish: async () => {
+          await dockerd?.stop();
+          dockerd = undefined;
+        },
+        samples: [],
+      },
       { name: 'podman', what: 'pull + unpack (overlay)', argv: (d) => ['podman', '--root', `${d}/root`, '--runroot', `${d}/run`, '--storage-driver', 'overlay', 'pull', '-q', '--tls-verify=false', ref], samples: [] },
     ];
     if (!ensureProgram('skopeo', 'skopeo')) runners[1]!.excluded = 'skopeo is not installed';
-    if (!ensureProgram('podman', 'podman')) runners[2]!.excluded = 'podman is not installed and could not be';
+    if (!PrivateDockerd.available()) runners[2]!.excluded = 'dockerd is not installed (apt-get install docker.io)';
+    if (!ensureProgram('podman', 'podman')) runners[3]!.excluded = 'podman is not installed and could not be';
     // A check run each (not timed): a runner that fails is left out, with its reason.
     let n = 0;
     const fresh = async (): Promise<string> => {
@@ -87,16 +112,25 @@ export async function main(): Promise<void> {
     };
     for (const r of runners) {
       if (r.excluded) continue;
-      const res = timed(r.argv(await fresh()));
-      if (!res.ok) r.excluded = `check run failed: ${res.stderr.trim().split('\n').slice(-2).join(' ')}`;
+      try {
+        const d = await fresh();
+        await r.prepare?.(d);
+        const res = timed(r.argv(d));
+        if (!res.ok) r.excluded = `check run failed: ${res.stderr.trim().split('\n').slice(-2).join(' ')}`;
+      } catch (e) {
+        r.excluded = `check run failed: ${(e as Error).message.split('\n')[0]}`;
+      }
+      await r.finish?.();
       await settle(pause);
     }
     for (let i = 0; i < runs; i++) {
       for (const r of runners) {
         if (r.excluded) continue;
         const d = await fresh();
+        await r.prepare?.(d);
         await settle(pause);
         const res = timed(r.argv(d));
+        await r.finish?.();
         if (!res.ok) throw new Error(`${r.name} failed in run ${i}: ${res.stderr}`);
         r.samples.push(res.ms);
         process.stderr.write(`${r.name} run ${i + 1}/${runs}: ${fmt(res.ms)}\n`);
@@ -126,8 +160,10 @@ export async function main(): Promise<void> {
       unpack[2]!.samples.push(timed(['sh', '-c', `gzip -dc ${layerFile} > /dev/null`]).ms);
     }
 
+    const load1 = loadavg();
     const lines: string[] = [];
     lines.push(`Image: Debian bookworm (debootstrap minbase), one layer: ${(img.layer.length / 1e6).toFixed(1)} MB compressed, ${(uncompressed / 1e6).toFixed(1)} MB uncompressed; local docker-registry; median of ${runs} runs each, interleaved.`);
+    lines.push(`Load average (1, 5, 15 min) at the start: ${load0.map((x) => x.toFixed(1)).join(', ')}; at the end: ${load1.map((x) => x.toFixed(1)).join(', ')}.`);
     lines.push('');
     lines.push('| tool | what | median | min | ratio to berth |');
     lines.push('| --- | --- | --- | --- | --- |');
@@ -140,7 +176,8 @@ export async function main(): Promise<void> {
       const m = median(r.samples);
       lines.push(`| ${r.name} | ${r.what} | ${fmt(m)} | ${fmt(Math.min(...r.samples))} | ${(m / berth).toFixed(2)}× |`);
     }
-    lines.push(`| docker (issue 3, same machine, not run here) | pull of a 61 MB-compressed Debian image | 3.00 s | | ${(3000 / berth).toFixed(2)}× |`);
+    const docker = runners[2]!;
+    if (!docker.excluded) lines.push('', `Goal (issue 3): berth at most half of docker's time: berth ÷ docker = ${(berth / median(docker.samples)).toFixed(2)} (${berth <= median(docker.samples) / 2 ? 'met' : 'not met'}).`);
     lines.push('');
     lines.push('Unpack of the same layer from a local file:');
     lines.push('');
@@ -152,6 +189,7 @@ export async function main(): Promise<void> {
     }
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
+    await dockerd?.stop();
     await reg.stop();
     // Podman's overlay storage may have mounts: let podman clean its own up first.
     spawnSync('sh', ['-c', `for d in ${scratch}/run-*/root; do [ -d "$d" ] && podman --root "$d" --runroot "$(dirname $d)/run" --storage-driver overlay system reset -f >/dev/null 2>&1; done; true`]);
