@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, type Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
@@ -19,7 +19,12 @@ import { makeNode, setXattr } from './xattr.js';
 // anything is written for it, so nothing outside the root is ever touched.
 // Speed: decompression runs on libuv's threads while this thread parses and writes; the
 // filesystem calls are synchronous (one syscall each, no thread-pool round trip), which
-// for a tree of many small files is several times faster than their promise forms.
+// for a tree of many small files is several times faster than their promise forms. Few
+// calls per entry: a name is created exclusively first (O_EXCL, and symlink/mkdir/link
+// fail on an existing name) and only a name that exists is looked at and cleared; a file
+// gets its mode at creation (fchmod only when the umask or set-id bits are in the way), no
+// fchown when it is already born with the wanted owner, and directories their times once,
+// at the end.
 
 export type ApplyMode = 'overlay' | 'vfs';
 
@@ -47,6 +52,21 @@ export const MAX_ENTRY_NAME = 4096;
 const MAX_COMPONENT = 255;
 
 const amRoot = process.getuid?.() === 0;
+/** New files are born 0:0 (fsuid/fsgid) unless their directory is set-group-ID. */
+const bornRootOwned = amRoot && process.getegid?.() === 0;
+
+/** The process umask, read without changing it (process.umask() alone is deprecated). */
+function currentUmask(): number {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return parseInt(m[1]!, 8);
+  } catch { /* no procfs: assume the worst */ }
+  return 0o777;
+}
+
+function isErrno(e: unknown, code: string): boolean {
+  return (e as NodeJS.ErrnoException | undefined)?.code === code;
+}
 
 function reject(entry: string, why: string): never {
   throw invalidParameter(`layer entry "${entry}": ${why}`);
@@ -92,11 +112,50 @@ class Applier {
   /** Paths this layer created, for vfs opaque directories. */
   private readonly created = new Set<string>();
   private readonly dirTimes: [string, Date][] = [];
+  /**
+   * Directories whose set-group-ID bit this layer decided (made or chmod'ed them): rel →
+   * the bit. A file made in one of them without the bit is born owned by this process.
+   */
+  private readonly dirSetgid = new Map<string, boolean>();
+  private readonly umask = currentUmask();
 
   constructor(
     private readonly root: string,
     private readonly mode: ApplyMode,
   ) {}
+
+  private parentOf(rel: string): string {
+    const i = rel.lastIndexOf('/');
+    return i < 0 ? '' : rel.slice(0, i);
+  }
+
+  /** True when a new entry at `rel` is born owned by uid:gid (so needs no chown). */
+  private bornOwnedBy(rel: string, uid: number, gid: number): boolean {
+    return bornRootOwned && uid === 0 && gid === 0 && this.dirSetgid.get(this.parentOf(rel)) === false;
+  }
+
+  /** True when creating with permission bits `mode & 0o777` yields exactly `mode`. */
+  private bornWithMode(mode: number): boolean {
+    return (mode & 0o7000) === 0 && (mode & this.umask) === 0;
+  }
+
+  /**
+   * Runs `make` (a create that fails with EEXIST on an existing name, never following a
+   * final symlink); when the name exists, clears it (clear's rules) and makes again.
+   */
+  private createAt<T>(entry: string, rel: string, abs: string, op: string, make: () => T): T {
+    try {
+      return make();
+    } catch (e) {
+      if (!isErrno(e, 'EEXIST')) throw fsFailure(entry, op, e);
+    }
+    this.clear(entry, rel, abs, false);
+    try {
+      return make();
+    } catch (e) {
+      throw fsFailure(entry, op, e);
+    }
+  }
 
   /** Makes sure every parent of `parts` is a real directory in the root; creates missing ones. */
   private ensureParents(entry: string, parts: string[]): void {
@@ -109,6 +168,9 @@ class Applier {
       if (!st) {
         mkdirSync(abs, { mode: 0o755 });
         this.created.add(rel);
+        // A new directory inherits its parent's set-group-ID bit.
+        const inherited = this.dirSetgid.get(this.parentOf(rel));
+        if (inherited !== undefined) this.dirSetgid.set(rel, inherited);
       } else if (st.isSymbolicLink()) {
         reject(entry, `parent "${rel}" is a symlink (following it could leave the snapshot)`);
       } else if (!st.isDirectory()) {
@@ -133,20 +195,25 @@ class Applier {
     return undefined;
   }
 
-  /** Owner, mode, xattrs and times of a path (or of an open file when fd is given). */
-  private attributes(abs: string, h: TarHeader, isLink: boolean, fd?: number): void {
+  /**
+   * Owner, mode, xattrs and times of a path (or of an open file when fd is given).
+   * `skip.owner`/`skip.mode`: the entry was born with them; `skip.times`: set later.
+   */
+  private attributes(abs: string, h: TarHeader, isLink: boolean, fd?: number, skip: { owner?: boolean; mode?: boolean; times?: boolean } = {}): void {
     try {
+      // chown before chmod: chown clears set-user/group-ID bits.
       if (fd !== undefined) {
-        if (amRoot) fchownSync(fd, h.uid, h.gid);
-        fchmodSync(fd, h.mode & 0o7777);
+        if (amRoot && !skip.owner) fchownSync(fd, h.uid, h.gid);
+        if (!skip.mode) fchmodSync(fd, h.mode & 0o7777);
       } else {
-        if (amRoot) lchownSync(abs, h.uid, h.gid);
-        if (!isLink) chmodSync(abs, h.mode & 0o7777);
+        if (amRoot && !skip.owner) lchownSync(abs, h.uid, h.gid);
+        if (!isLink && !skip.mode) chmodSync(abs, h.mode & 0o7777);
       }
     } catch (e) {
       throw fsFailure(h.name, 'set owner and mode', e);
     }
     for (const [name, value] of h.xattrs) setXattr(abs, name, value, `layer entry "${h.name}"`);
+    if (skip.times) return;
     try {
       if (fd !== undefined) futimesSync(fd, h.mtime, h.mtime);
       else lutimesSync(abs, h.mtime, h.mtime);
@@ -193,29 +260,35 @@ class Applier {
     const abs = join(this.root, rel);
     switch (h.type) {
       case 'directory': {
-        const existing = this.clear(h.name, rel, abs, true);
-        if (!existing) mkdirSync(abs, { mode: 0o755 });
+        // mkdir first; only an existing name is looked at (a directory is kept).
+        let made = false;
+        try {
+          mkdirSync(abs, { mode: 0o755 });
+          made = true;
+        } catch (e) {
+          if (!isErrno(e, 'EEXIST')) throw fsFailure(h.name, 'mkdir', e);
+          if (!this.clear(h.name, rel, abs, true)) {
+            mkdirSync(abs, { mode: 0o755 });
+            made = true;
+          }
+        }
         this.dirs.add(rel);
         this.created.add(rel);
-        this.attributes(abs, h, false);
+        // Its times are set once its children are in place (finish).
+        this.attributes(abs, h, false, undefined, { owner: made && this.bornOwnedBy(rel, h.uid, h.gid), times: true });
+        this.dirSetgid.set(rel, (h.mode & 0o2000) !== 0);
         this.dirTimes.push([abs, h.mtime]);
         return;
       }
       case 'file':
       case 'contiguous-file': {
-        this.clear(h.name, rel, abs, false);
-        let fd: number;
-        try {
-          fd = openSync(abs, 'wx', 0o600);
-        } catch (e) {
-          throw fsFailure(h.name, 'create', e);
-        }
+        const fd = this.createAt(h.name, rel, abs, 'create', () => openSync(abs, 'wx', h.mode & 0o777));
         try {
           for await (const chunk of body) {
             for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
           }
           this.created.add(rel);
-          this.attributes(abs, h, false, fd);
+          this.attributes(abs, h, false, fd, { owner: this.bornOwnedBy(rel, h.uid, h.gid), mode: this.bornWithMode(h.mode) });
         } catch (e) {
           throw fsFailure(h.name, 'write', e);
         } finally {
@@ -224,10 +297,11 @@ class Applier {
         return;
       }
       case 'symlink': {
-        this.clear(h.name, rel, abs, false);
         // The target is stored as is: it is only ever resolved inside the container.
-        symlinkSync(h.linkname, abs);
-        break;
+        this.createAt(h.name, rel, abs, 'symlink', () => symlinkSync(h.linkname, abs));
+        this.created.add(rel);
+        this.attributes(abs, h, true, undefined, { owner: this.bornOwnedBy(rel, h.uid, h.gid) });
+        return;
       }
       case 'link': {
         const targetParts = entryComponents(h.linkname);
@@ -244,8 +318,7 @@ class Applier {
         if (!tst) reject(h.name, `hard link target "${h.linkname}" does not exist in the layer`);
         if (tst.isDirectory()) reject(h.name, `hard link target "${h.linkname}" is a directory`);
         if (targetRel === rel) return;
-        this.clear(h.name, rel, abs, false);
-        linkSync(targetAbs, abs);
+        this.createAt(h.name, rel, abs, 'link', () => linkSync(targetAbs, abs));
         this.created.add(rel);
         return; // a hard link shares the target's attributes
       }
@@ -260,7 +333,7 @@ class Applier {
         return; // unknown types are skipped, as docker does
     }
     this.created.add(rel);
-    this.attributes(abs, h, h.type === 'symlink');
+    this.attributes(abs, h, false);
   }
 
   finish(): void {
