@@ -196,6 +196,74 @@ describe('layer apply and diff', () => {
     });
   }
 
+  test('owners and modes that creating the name alone would not give', async () => {
+    await sandbox(async (root) => {
+      await applyLayer(root, Readable.from([await tarOf([
+        // Names made in a set-group-ID directory take its group: they must be chowned back.
+        { name: 'sg/', type: 'directory', mode: 0o2775, uid: 0, gid: 50 },
+        { name: 'sg/f', body: 'f', uid: 0, gid: 0 },
+        { name: 'sg/l', type: 'symlink', linkname: 'f', uid: 0, gid: 0 },
+        { name: 'sg/d/', type: 'directory', mode: 0o755, uid: 0, gid: 0 },
+        { name: 'sg/d/f', body: 'f', uid: 0, gid: 0 },
+        // `sg/implicit` has no entry: made by the applier, it inherits the set-gid bit.
+        { name: 'sg/implicit/f', body: 'f', uid: 0, gid: 0 },
+        // Modes the umask would narrow, and set-id bits.
+        { name: 'open/', type: 'directory', mode: 0o777 },
+        { name: 'open/rw', body: 'x', mode: 0o666 },
+        { name: 'open/sgid', body: 'x', mode: 0o2755, uid: 0, gid: 0 },
+        { name: 'open/ro', body: 'x', mode: 0o400 },
+      ])]), { mode: 'overlay' });
+      const own = async (p: string): Promise<string> => {
+        const st = await lstat(join(root, p));
+        return `${st.uid}:${st.gid} ${(st.mode & 0o7777).toString(8)}`;
+      };
+      assert.equal(await own('sg'), '0:50 2775');
+      assert.equal(await own('sg/f'), '0:0 644');
+      assert.equal((await own('sg/l')).split(' ')[0], '0:0');
+      assert.equal(await own('sg/d'), '0:0 755');
+      assert.equal(await own('sg/d/f'), '0:0 644');
+      assert.equal(await own('sg/implicit/f'), '0:0 644');
+      assert.equal(await own('open'), '0:0 777');
+      assert.equal(await own('open/rw'), '0:0 666');
+      assert.equal(await own('open/sgid'), '0:0 2755');
+      assert.equal(await own('open/ro'), '0:0 400');
+      assert.equal(await readFile(join(root, 'open/ro'), 'utf8'), 'x');
+    });
+  });
+
+  test('vfs: a layer replaces what lower layers left under the same names', async () => {
+    await sandbox(async (root) => {
+      await applyLayer(root, Readable.from([await tarOf([
+        { name: 'a', body: 'file a' },
+        { name: 'b', type: 'symlink', linkname: 'a' },
+        { name: 'c', body: 'file c' },
+        { name: 'd/', type: 'directory', mode: 0o755 },
+        { name: 'd/x', body: 'x' },
+        { name: 'e', body: 'file e' },
+        { name: 'keep/', type: 'directory', mode: 0o700 },
+        { name: 'keep/old', body: 'old' },
+      ])]), { mode: 'vfs' });
+      await applyLayer(root, Readable.from([await tarOf([
+        { name: 'a', type: 'symlink', linkname: 'c' },
+        { name: 'b', body: 'file b' },
+        { name: 'c/', type: 'directory', mode: 0o750 },
+        { name: 'd', body: 'file d' },
+        { name: 'e', type: 'link', linkname: 'b' },
+        { name: 'keep/', type: 'directory', mode: 0o755 },
+        { name: 'keep/new', body: 'new' },
+      ])]), { mode: 'vfs' });
+      assert.equal(await readlink(join(root, 'a')), 'c');
+      assert.ok((await lstat(join(root, 'b'))).isFile());
+      assert.equal(await readFile(join(root, 'b'), 'utf8'), 'file b');
+      assert.ok((await lstat(join(root, 'c'))).isDirectory());
+      assert.equal((await lstat(join(root, 'c'))).mode & 0o7777, 0o750);
+      assert.equal(await readFile(join(root, 'd'), 'utf8'), 'file d');
+      assert.equal((await stat(join(root, 'e'))).ino, (await stat(join(root, 'b'))).ino);
+      assert.deepEqual((await readdir(join(root, 'keep'))).sort(), ['new', 'old']);
+      assert.equal((await lstat(join(root, 'keep'))).mode & 0o7777, 0o755);
+    });
+  });
+
   test('diff ID is checked', async () => {
     await sandbox(async (root) => {
       await assert.rejects(applyLayer(root, Readable.from([await tarOf([{ name: 'f', body: 'x' }])]), { mode: 'vfs', diffId: `sha256:${'0'.repeat(64)}` }), /diff ID mismatch/);
