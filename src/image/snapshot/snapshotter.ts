@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { conflict, invalidParameter, notFound, systemError } from '../../errors.js';
 import { atomicWriteFile } from '../../sys/atomic-write.js';
+import { syncFilesystem } from '../../sys/sync-fs.js';
 
 // Snapshots, as containerd's snapshotters model them: a committed snapshot is an
 // immutable layer; an active one is writable (a container's rootfs or a layer being
@@ -12,7 +13,8 @@ import { atomicWriteFile } from '../../sys/atomic-write.js';
 //   <root>/snapshots/metadata.json   name → record (written atomically)
 //   <root>/snapshots/<id>/fs          the snapshot's own files (overlay: its upper dir)
 //   <root>/snapshots/<id>/work        overlay work dir of an active snapshot
-// The snapshotter only describes mounts; mounting them is the caller's business.
+// The snapshotter only describes mounts; mounting them is the caller's business. Commit
+// flushes the filesystem (one syncfs) before recording the snapshot as committed.
 
 const run = promisify(execFile);
 
@@ -163,8 +165,13 @@ export abstract class BaseSnapshotter implements Snapshotter {
     return this.create('view', key, parent, labels);
   }
 
-  commit(name: string, key: string, labels?: Record<string, string>): Promise<void> {
+  async commit(name: string, key: string, labels?: Record<string, string>): Promise<void> {
     validKey(name);
+    // The files reach the disk before the record says "committed" (as containerd's
+    // sync_fs option does it): a crash never leaves a committed layer with empty files.
+    // Outside the lock: flushing a big layer must not hold up other snapshot calls.
+    const id = await this.exclusive(async (meta) => this.get(meta, key).id);
+    await syncFilesystem(this.fsDir(id));
     return this.exclusive(async (meta) => {
       const r = this.get(meta, key);
       if (r.kind !== 'active') throw invalidParameter(`snapshot "${key}" is not active (it is ${r.kind})`);

@@ -99,6 +99,21 @@ function snapshotterSuite(name: string, factory: Factory, skip: string | false):
       await sn.remove('dup');
     });
 
+    test('commit flushes the files first: when the flush fails, nothing is recorded as committed', async () => {
+      await sn.prepare('unflushable');
+      const fs = await sn.applyDir('unflushable');
+      await writeFile(join(fs, 'f'), 'data');
+      // syncfs needs the directory: without it the flush fails, and so must the commit.
+      await rm(fs, { recursive: true });
+      await assert.rejects(sn.commit('flushed', 'unflushable'), (e: unknown) => isBerthError(e, 'System') && /syncfs/.test((e as Error).message));
+      assert.equal((await sn.stat('unflushable')).kind, 'active');
+      await assert.rejects(sn.stat('flushed'), (e: unknown) => isBerthError(e, 'NotFound'));
+      await mkdir(fs);
+      await sn.commit('flushed', 'unflushable');
+      assert.equal((await sn.stat('flushed')).kind, 'committed');
+      await sn.remove('flushed');
+    });
+
     test('list, mounts, usage', async () => {
       const names = (await sn.list()).map((s) => s.name).sort();
       assert.deepEqual(names, ['base', 'child-layer']);
