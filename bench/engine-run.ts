@@ -19,7 +19,7 @@ import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DOCKER, TestBerthd } from '../test/harness/berthd.js';
 import { makeTempDir, removeTempDir } from '../test/harness/tmp.js';
-import { PrivateDockerd } from './private-dockerd.js';
+import { PrivateDockerd, processesMatching } from './private-dockerd.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
 const IDLE = Number(process.env.BENCH_IDLE ?? 100);
@@ -50,21 +50,6 @@ function must(t: Target, args: string[], input?: Buffer): Buffer {
   const r = docker(t, args, input);
   if (r.code !== 0) throw new Error(`${t.name}: docker ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
-}
-
-function procs(match: (cmd: string, comm: string) => boolean): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      const comm = readFileSync(`/proc/${e}/comm`, 'utf8').trim();
-      if (match(cmd, comm)) out.push(Number(e));
-    } catch {
-      // gone
-    }
-  }
-  return out;
 }
 
 function kib(pid: number, field: 'Pss' | 'Rss'): number {
@@ -115,7 +100,7 @@ export async function main(): Promise<void> {
       name: 'berthd',
       socket: berth.socket,
       daemonPids: () => (berth.child?.pid ? [berth.child.pid] : []),
-      shimPids: () => procs((cmd, comm) => comm === 'berth-monitor' && cmd.includes(berth.dir)),
+      shimPids: () => processesMatching((cmd, comm) => comm === 'berth-monitor' && cmd.includes(berth.dir)),
     };
     const d = dockerdTarget(dockerd);
     const targets = [b, d];
