@@ -17,7 +17,7 @@ const skip = !existsSync(DOCKER) ? `${DOCKER} is not installed` : process.getuid
 
 function runBerth(d: TestBerthd, args: string[], input = '', extraEnv: Record<string, string> = {}): Promise<DockerResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BERTH, ...args], { env: { ...dockerEnv(d), ...extraEnv }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(BERTH, args, { env: { ...dockerEnv(d), ...extraEnv }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
