@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EngineClient } from '../client/client.js';
+import { builtin } from '../client/builtin.js';
 import { parseHost, resolveHost } from '../client/connection.js';
 import { CliError, type Cli } from './cli.js';
 
@@ -44,7 +45,7 @@ async function startDaemon(cli: Cli, client: EngineClient, socket: string): Prom
   const logPath = join(dataRoot, 'berthd.log');
   const log = openSync(logPath, 'a');
   // node:child_process is loaded only here: it costs every other command ~10 ms at start.
-  const { spawn } = await import('node:child_process');
+  const { spawn } = builtin<typeof import('node:child_process')>('node:child_process');
   // berthd reads BERTH_EXEC_ROOT, BERTH_DATA_ROOT and BERTH_DAEMON_CONFIG from this env.
   const child = spawn(process.execPath, [berthd], { detached: true, stdio: ['ignore', log, log], env: cli.env });
   child.unref();
