@@ -19,7 +19,9 @@ node_modules/.bin/esbuild $out/entry.js --bundle --platform=node --format=cjs --
   --banner:js="const __berthModuleUrl = require('node:url').pathToFileURL(__filename).href;" \
   --define:import.meta.url=__berthModuleUrl
 # The snapshot only works with the node binary that built it: bin/berth checks berth.node.
-if node --snapshot-blob $out/berth.blob --build-snapshot $out/berth.cjs; then
+# Kept only when a run from it answers, so bin/berth never tries a snapshot that fails.
+if node --snapshot-blob $out/berth.blob --build-snapshot $out/berth.cjs &&
+  [ "$(node --snapshot-blob $out/berth.blob -- --version)" = "$(node $out/berth.cjs --version)" ]; then
   command -v node >$out/berth.node
 else
   echo "build-cli: node could not build the startup snapshot; berth runs from the bundle" >&2
