@@ -23,7 +23,7 @@ cd "$top"
 say() { printf '\n== quickstart: %s\n' "$*"; }
 
 say "packages (scripts/setup.sh)"
-sh scripts/setup.sh
+bash scripts/setup.sh
 
 # npm ci builds the native parts, the TypeScript and the CLI bundle; skipped when this
 # checkout's node_modules already match package-lock.json.
