@@ -15,16 +15,13 @@ import { ImageStore } from '../../src/image/store.js';
 import { createNetworkManager, type NetworkManagerOptions } from '../../src/network/index.js';
 import { busyboxImage, loadFixtureImage } from './image-fixtures.js';
 import { REPO_ROOT } from './paths.js';
+import { runCommand, type CommandResult } from './run-command.js';
 import { makeTempDir, removeTempDir } from './tmp.js';
 
 export const DOCKER = '/usr/local/bin/docker';
 const BERTHD = join(REPO_ROOT, 'bin', 'berthd');
 
-export interface DockerResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type DockerResult = CommandResult;
 
 export interface DockerOptions {
   input?: string;
@@ -225,18 +222,5 @@ export function dockerEnv(d: TestBerthd): NodeJS.ProcessEnv {
 }
 
 export function runDocker(d: TestBerthd, args: string[], opts: DockerOptions = {}): Promise<DockerResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(DOCKER, args, { env: dockerEnv(d), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
-  });
+  return runCommand(DOCKER, args, { env: dockerEnv(d), ...opts });
 }

@@ -5,29 +5,17 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestBerthd, type DockerResult } from '../../harness/berthd.js';
+import { TestBerthd } from '../../harness/berthd.js';
 import { REPO_ROOT } from '../../harness/paths.js';
+import { runCommand, type CommandResult } from '../../harness/run-command.js';
 
 const BERTH = join(REPO_ROOT, 'bin', 'berth');
 const skip = process.getuid?.() !== 0 ? 'needs root' : false;
 
-function berth(args: string[], env: NodeJS.ProcessEnv, uid?: number): Promise<DockerResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BERTH, args, { env, stdio: ['ignore', 'pipe', 'pipe'], ...(uid === undefined ? {} : { uid, gid: uid }) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function berth(args: string[], env: NodeJS.ProcessEnv, uid?: number): Promise<CommandResult> {
+  return runCommand(BERTH, args, { env, timeoutMs: 90_000, ...(uid === undefined ? {} : { uid }) });
 }
 
 describe('berth starts berthd when its default socket is absent', { skip }, () => {
