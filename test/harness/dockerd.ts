@@ -29,10 +29,15 @@ export class PrivateDockerd {
     this.socket = join(dir, 'docker.sock');
   }
 
+  /** True when dockerd is installed. */
+  static available(): boolean {
+    return existsSync('/usr/sbin/dockerd') || existsSync('/usr/bin/dockerd');
+  }
+
   /** Why a private dockerd cannot run here, or undefined when it can be tried. */
   static unavailable(): string | undefined {
     if (process.getuid?.() !== 0) return 'dockerd needs root';
-    if (!existsSync('/usr/sbin/dockerd') && !existsSync('/usr/bin/dockerd')) return 'dockerd is not installed (Debian docker.io: scripts/setup.sh --bench installs it)';
+    if (!PrivateDockerd.available()) return 'dockerd is not installed (Debian docker.io: scripts/setup.sh --bench installs it)';
     if (!existsSync(DOCKER)) return `the docker CLI (${DOCKER}) is not installed`;
     return undefined;
   }
