@@ -21,6 +21,8 @@ packages=(
   apache2-utils openssl attr
   # --init: Debian's static tini is bind-mounted as the container's PID 1
   tini
+  # the tests of `berth completion zsh`
+  zsh
 )
 # Benchmarks only (`scripts/setup.sh --bench`): the peers Berth is measured against and
 # the debootstrapped image of the pull benchmark.
@@ -43,13 +45,13 @@ else
   echo "scripts/setup.sh: all packages present"
 fi
 
-# Node is not taken from Debian 12 (it ships 18); Berth needs 20 or newer.
+# Node is not taken from Debian 12 (it ships 18); Berth needs 20.16 or newer.
 if ! command -v node >/dev/null 2>&1; then
-  echo "scripts/setup.sh: node is missing: install Node.js 20 or newer" >&2
+  echo "scripts/setup.sh: node is missing: install Node.js 20.16 or newer" >&2
   exit 1
 fi
-major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$major" -lt 20 ]; then
-  echo "scripts/setup.sh: node $(node --version) is too old: Berth needs Node.js 20 or newer" >&2
+# 20.16: process.getBuiltinModule, which the CLI's startup snapshot relies on.
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 16) ? 0 : 1)'; then
+  echo "scripts/setup.sh: node $(node --version) is too old: Berth needs Node.js 20.16 or newer" >&2
   exit 1
 fi

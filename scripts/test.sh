@@ -48,6 +48,13 @@ if ! npx --no-install tsc -p tsconfig.json; then
   failed=$((failed + 1))
 fi
 
+# The CLI's bundle and startup snapshot follow what tsc wrote (bin/berth passes over stale ones).
+note "build: the berth CLI bundle and snapshot (scripts/build-cli.sh)"
+if ! sh scripts/build-cli.sh; then
+  echo "not ok - scripts/build-cli.sh failed"
+  failed=$((failed + 1))
+fi
+
 # --- test files ---------------------------------------------------------------------------
 # Only compiled files whose TypeScript source still exists: dist/ may hold stale output of
 # tests that were renamed or removed.

@@ -1,16 +1,18 @@
 // Makes the client for a command: host from -H, BERTH_HOST, DOCKER_HOST or the default
 // socket. When that default socket is absent and we are root, starts bin/berthd in the
 // background (its log under the data root), waits for /_ping and says so once on stderr.
+// BERTH_EXEC_ROOT and BERTH_DATA_ROOT move the defaults for berth and berthd alike.
 
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EngineClient } from '../client/client.js';
-import { DEFAULT_SOCKET, parseHost, resolveHost } from '../client/connection.js';
+import { builtin } from '../client/builtin.js';
+import { parseHost, resolveHost } from '../client/connection.js';
 import { CliError, type Cli } from './cli.js';
 
-const DATA_ROOT = '/var/lib/berth';
+/** How long a started berthd has to answer /_ping. */
+const START_TIMEOUT_MS = 30_000;
 
 export async function connect(cli: Cli): Promise<EngineClient> {
   let target;
@@ -24,35 +26,44 @@ export async function connect(cli: Cli): Promise<EngineClient> {
   }
   const version = cli.env.BERTH_API_VERSION ?? cli.env.DOCKER_API_VERSION;
   const client = new EngineClient(target, version ? { version } : {});
-  if (from === 'default' && target.kind === 'unix' && target.socketPath === DEFAULT_SOCKET && !existsSync(DEFAULT_SOCKET) && process.geteuid?.() === 0) {
-    await startDaemon(cli, client);
+  if (from === 'default' && target.kind === 'unix' && !existsSync(target.socketPath) && process.geteuid?.() === 0) {
+    await startDaemon(cli, client, target.socketPath);
   }
   return client;
 }
 
-async function startDaemon(cli: Cli, client: EngineClient): Promise<void> {
-  const berthd = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'berthd');
+/** bin/berthd of this checkout (the bundle and the modules sit at the same depth under dist/). */
+function berthdPath(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'berthd');
+}
+
+async function startDaemon(cli: Cli, client: EngineClient, socket: string): Promise<void> {
+  const berthd = berthdPath();
   if (!existsSync(berthd)) return;
-  mkdirSync(DATA_ROOT, { recursive: true, mode: 0o711 });
-  const logPath = join(DATA_ROOT, 'berthd.log');
+  const dataRoot = cli.env.BERTH_DATA_ROOT || '/var/lib/berth';
+  mkdirSync(dataRoot, { recursive: true, mode: 0o711 });
+  const logPath = join(dataRoot, 'berthd.log');
   const log = openSync(logPath, 'a');
-  const child = spawn(process.execPath, [berthd], { detached: true, stdio: ['ignore', log, log] });
+  // node:child_process is loaded only here: it costs every other command ~10 ms at start.
+  const { spawn } = builtin<typeof import('node:child_process')>('node:child_process');
+  // berthd reads BERTH_EXEC_ROOT, BERTH_DATA_ROOT and BERTH_DAEMON_CONFIG from this env.
+  const child = spawn(process.execPath, [berthd], { detached: true, stdio: ['ignore', log, log], env: cli.env });
   child.unref();
   cli.err(`Started the Berth daemon (berthd, pid ${child.pid}) in the background; its log is ${logPath}\n`);
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + START_TIMEOUT_MS;
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? 1));
   while (Date.now() < deadline) {
     if (exited !== null) throw new CliError(`berthd exited with status ${exited} while starting; see ${logPath}`, 125);
-    if (existsSync(DEFAULT_SOCKET)) {
+    if (existsSync(socket)) {
       try {
         await client.ping();
         return;
       } catch {
-        // not yet
+        // not answering yet
       }
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new CliError(`berthd did not answer on ${DEFAULT_SOCKET} within 30s; see ${logPath}`, 125);
+  throw new CliError(`berthd did not answer on ${socket} within ${START_TIMEOUT_MS / 1000}s; see ${logPath}`, 125);
 }

@@ -53,6 +53,11 @@ function managementUsage(name: string): string {
 
 type Handler = (cli: Cli, args: string[]) => Promise<void>;
 
+/** A command's module (commands/<name>.js), loaded on first use; the snapshot preloads some. */
+export function loadCommandModule(name: string): Promise<Record<string, Handler>> {
+  return import(`./commands/${name}.js`) as Promise<Record<string, Handler>>;
+}
+
 export async function main(argv: string[]): Promise<void> {
   let status = 0;
   let cli: Cli | undefined;
@@ -104,7 +109,7 @@ export async function main(argv: string[]): Promise<void> {
       throw new CliError(`berth: unknown command: berth ${name}${near ? `\nDid you mean "berth ${near}"?` : ''}`, 1, "\nRun 'berth --help' for more information");
     }
     cli.command = path;
-    const mod = (await import(`./commands/${entry.module}.js`)) as Record<string, Handler>;
+    const mod = await loadCommandModule(entry.module);
     await mod[entry.fn]!(cli, args);
   } catch (e) {
     status = await report(e);

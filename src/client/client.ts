@@ -4,6 +4,7 @@
 
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, RequestOptions } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { builtin } from './builtin.js';
 import { rawRequest } from './transport.js';
 import type { ConnectionTarget } from './connection.js';
 import { ApiError, ConnectionError, messageOfBody } from './errors.js';
@@ -119,7 +120,7 @@ export class EngineClient {
   private tls(): Promise<Record<string, unknown>> {
     const t = this.target.kind === 'tcp' ? this.target.tls : undefined;
     this.tlsOptions ??= (async () => {
-      const { readFile } = await import('node:fs/promises');
+      const { readFile } = builtin<typeof import('node:fs/promises')>('node:fs/promises');
       const o: Record<string, unknown> = { rejectUnauthorized: Boolean(t?.verify) };
       const load = async (f: string | undefined): Promise<Buffer | undefined> => {
         if (!f) return undefined;
@@ -141,10 +142,10 @@ export class EngineClient {
 
   private async makeRequest(o: RequestOptions): Promise<ClientRequest> {
     if (this.target.kind === 'tcp' && this.target.tls) {
-      const https = await import('node:https');
+      const https = builtin<typeof import('node:https')>('node:https');
       return https.request(o);
     }
-    const http = await import('node:http');
+    const http = builtin<typeof import('node:http')>('node:http');
     return http.request(o);
   }
 

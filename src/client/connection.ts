@@ -1,4 +1,5 @@
-// Where the daemon is: -H/--host, then BERTH_HOST, then DOCKER_HOST, then the default socket;
+// Where the daemon is: -H/--host, then BERTH_HOST, then DOCKER_HOST, then the default socket
+// (berth.sock under BERTH_EXEC_ROOT, which berthd honours too, else under /run/berth);
 // parsed into a unix socket path or a TCP address with TLS settings (docker's --tls,
 // --tlsverify, --tlscacert/--tlscert/--tlskey, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH).
 
@@ -6,6 +7,11 @@ import { join } from 'node:path';
 
 export const DEFAULT_SOCKET = '/run/berth/berth.sock';
 export const DEFAULT_HOST = `unix://${DEFAULT_SOCKET}`;
+
+/** berthd's socket when it runs with its default exec root (BERTH_EXEC_ROOT or /run/berth). */
+export function defaultSocket(env: Record<string, string | undefined>): string {
+  return env.BERTH_EXEC_ROOT ? join(env.BERTH_EXEC_ROOT, 'berth.sock') : DEFAULT_SOCKET;
+}
 
 export interface TlsOptions {
   verify: boolean;
@@ -36,7 +42,7 @@ export function resolveHost(src: HostSource): ResolvedHost {
   if (flag.length === 1) return { host: flag[0]!, from: 'flag' };
   if (src.env.BERTH_HOST) return { host: src.env.BERTH_HOST, from: 'BERTH_HOST' };
   if (src.env.DOCKER_HOST) return { host: src.env.DOCKER_HOST, from: 'DOCKER_HOST' };
-  return { host: DEFAULT_HOST, from: 'default' };
+  return { host: `unix://${defaultSocket(src.env)}`, from: 'default' };
 }
 
 export interface TlsFlags {

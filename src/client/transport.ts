@@ -32,6 +32,8 @@ export interface RawRequest {
   hijack?: boolean;
 }
 
+const CRLF = Buffer.from('\r\n');
+
 function parseHead(text: string): { status: number; headers: Record<string, string | string[]> } {
   const lines = text.split('\r\n');
   const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '');
@@ -118,8 +120,13 @@ export function rawRequest(r: RawRequest): Promise<RawResult> {
       const body = r.body as NodeJS.ReadableStream;
       body.on('data', (c: Buffer | string) => {
         const b = Buffer.isBuffer(c) ? c : Buffer.from(c);
-        if (b.length) socket.write(`${b.length.toString(16)}\r\n`) && socket.write(b) && socket.write('\r\n');
-        else socket.write('');
+        if (!b.length) return;
+        // One write per chunk: size line, data and CRLF must all go, whatever the buffer holds.
+        const full = socket.write(Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, CRLF]));
+        if (!full) {
+          body.pause();
+          socket.once('drain', () => body.resume());
+        }
       });
       body.on('end', () => socket.write('0\r\n\r\n'));
       body.on('error', (e: Error) => fail(e));

@@ -81,6 +81,9 @@ Options:
       --tlsverify                   Use TLS and verify the remote
   -v, --version                     Print version information and quit
   -h, --help                        Print usage
+
+Environment: BERTH_DATA_ROOT, BERTH_EXEC_ROOT (the default socket and pidfile follow it) and
+BERTH_DAEMON_CONFIG replace the defaults above; the berth CLI honours them too.
 `;
 
 export function usage(): string {
@@ -312,12 +315,27 @@ export function parseDaemonJson(text: string, source: string): PartialDaemonConf
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'fatal'];
 
-/** Flags, then the config file (the default one only when it exists), then defaults. */
-export function loadDaemonConfig(argv: string[], readConfig: (path: string) => string | undefined = readOptional): { config: DaemonConfig; help: boolean; version: boolean } {
+/**
+ * Where the defaults move to: BERTH_DATA_ROOT, BERTH_EXEC_ROOT (the socket and pidfile follow
+ * it) and BERTH_DAEMON_CONFIG, which the `berth` CLI honours as well (its default socket and
+ * the berthd it starts), so a whole installation can live outside /var/lib and /run.
+ */
+export interface DaemonEnv {
+  BERTH_DATA_ROOT?: string | undefined;
+  BERTH_EXEC_ROOT?: string | undefined;
+  BERTH_DAEMON_CONFIG?: string | undefined;
+}
+
+/** Flags, then the config file (the default one only when it exists), then the environment, then defaults. */
+export function loadDaemonConfig(
+  argv: string[],
+  readConfig: (path: string) => string | undefined = readOptional,
+  env: DaemonEnv = process.env,
+): { config: DaemonConfig; help: boolean; version: boolean } {
   const { values: flags, help, version } = parseFlags(argv);
-  const configFile = flags.configFile ?? DEFAULTS.configFile;
+  const configFile = flags.configFile ?? (env.BERTH_DAEMON_CONFIG || DEFAULTS.configFile);
   const text = readConfig(configFile);
-  if (text === undefined && flags.configFile !== undefined) throw invalidParameter(`unable to configure the daemon with file ${configFile}: no such file`);
+  if (text === undefined && configFile !== DEFAULTS.configFile) throw invalidParameter(`unable to configure the daemon with file ${configFile}: no such file`);
   const file = text === undefined ? {} : parseDaemonJson(text, configFile);
   // As dockerd: a directive given both ways is an error naming each with both values
   // (lists of mirrors and insecure registries are joined instead).
@@ -331,10 +349,10 @@ export function loadDaemonConfig(argv: string[], readConfig: (path: string) => s
     throw invalidParameter(`unable to configure the daemon with file ${configFile}: the following directives are specified both as a flag and in the configuration file: ${conflicts.sort().join(', ')}`);
   }
   const config: DaemonConfig = {
-    dataRoot: flags.dataRoot ?? file.dataRoot ?? DEFAULTS.dataRoot,
-    execRoot: flags.execRoot ?? file.execRoot ?? DEFAULTS.execRoot,
-    hosts: flags.hosts ?? file.hosts ?? [DEFAULTS.host],
-    pidfile: flags.pidfile ?? file.pidfile ?? (flags.execRoot ?? file.execRoot ? `${flags.execRoot ?? file.execRoot}/berthd.pid` : DEFAULTS.pidfile),
+    dataRoot: flags.dataRoot ?? file.dataRoot ?? (env.BERTH_DATA_ROOT || DEFAULTS.dataRoot),
+    execRoot: flags.execRoot ?? file.execRoot ?? (env.BERTH_EXEC_ROOT || DEFAULTS.execRoot),
+    hosts: flags.hosts ?? file.hosts ?? [env.BERTH_EXEC_ROOT ? `unix://${env.BERTH_EXEC_ROOT}/berth.sock` : DEFAULTS.host],
+    pidfile: flags.pidfile ?? file.pidfile ?? (flags.execRoot ?? file.execRoot ?? env.BERTH_EXEC_ROOT ? `${flags.execRoot ?? file.execRoot ?? env.BERTH_EXEC_ROOT}/berthd.pid` : DEFAULTS.pidfile),
     configFile: text === undefined ? undefined : configFile,
     registryMirrors: [...(file.registryMirrors ?? []), ...(flags.registryMirrors ?? [])],
     insecureRegistries: [...(file.insecureRegistries ?? []), ...(flags.insecureRegistries ?? [])],

@@ -5,7 +5,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { createWriteStream, existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -15,17 +15,14 @@ import { ImageStore } from '../../src/image/store.js';
 import { createNetworkManager, type NetworkManagerOptions } from '../../src/network/index.js';
 import { busyboxImage, loadFixtureImage } from './image-fixtures.js';
 import { REPO_ROOT } from './paths.js';
+import { runCommand, type CommandResult } from './run-command.js';
 import { makeTempDir, removeTempDir } from './tmp.js';
 
 export const DOCKER = '/usr/local/bin/docker';
 const BERTHD = join(REPO_ROOT, 'bin', 'berthd');
 const BERTH = join(REPO_ROOT, 'bin', 'berth');
 
-export interface DockerResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type DockerResult = CommandResult;
 
 export interface DockerOptions {
   input?: string;
@@ -46,10 +43,13 @@ export class TestBerthd {
    */
   readonly network: { table: string; bridge: string; pool: string };
 
-  private constructor(readonly dir: string) {
+  /** A daemon started by something else (berth's auto-start): cleanup() stops it by pid. */
+  private adopted: number | undefined;
+
+  private constructor(readonly dir: string, socketInExecRoot = false) {
     this.dataRoot = join(dir, 'data');
     this.execRoot = join(dir, 'exec');
-    this.socket = join(dir, 'berthd.sock');
+    this.socket = socketInExecRoot ? join(this.execRoot, 'berth.sock') : join(dir, 'berthd.sock');
     this.logFile = join(dir, 'berthd.log');
     const hex = randomBytes(4).toString('hex');
     this.network = { table: `berth-${hex}`, bridge: `berthd${hex.slice(0, 6)}`, pool: `10.${randomInt(100, 200)}.0.0/16` };
@@ -62,12 +62,31 @@ export class TestBerthd {
 
   /** A temp dir with the busybox image (as busybox:latest) in its store; the daemon started. */
   static async start(label = 'berthd'): Promise<TestBerthd> {
-    const d = new TestBerthd(await makeTempDir(label));
+    const d = await TestBerthd.prepare(label);
+    await d.startDaemon();
+    return d;
+  }
+
+  /**
+   * The temp dir with busybox in the store, no daemon yet. socketInExecRoot: the socket
+   * where berthd puts it by default, berth.sock in the exec root (BERTH_EXEC_ROOT).
+   */
+  static async prepare(label = 'berthd', opts: { socketInExecRoot?: boolean } = {}): Promise<TestBerthd> {
+    const d = new TestBerthd(await makeTempDir(label), opts.socketInExecRoot);
     const content = new ContentStore(d.dataRoot);
     const target = await loadFixtureImage(await busyboxImage('oci'), content);
     await new ImageStore(d.dataRoot, content).put('busybox:latest', target);
-    await d.startDaemon();
     return d;
+  }
+
+  /** This daemon's networking settings as daemon.json (for a berthd started without flags). */
+  daemonJson(): string {
+    return JSON.stringify({ bridge: this.network.bridge, 'nft-table': this.network.table, 'default-address-pools': [{ base: this.network.pool, size: 24 }], 'ip-forward': false });
+  }
+
+  /** Takes charge of a berthd started elsewhere: cleanup() removes its containers and stops it. */
+  adopt(pid: number): void {
+    this.adopted = pid;
   }
 
   get cgroupParent(): string {
@@ -153,6 +172,12 @@ export class TestBerthd {
       if (ids.length) await this.docker(['rm', '-f', ...ids], { timeoutMs: 60_000 });
       await this.stop();
     }
+    if (this.adopted !== undefined && running(this.adopted)) {
+      const ids = (await this.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+      if (ids.length) await this.docker(['rm', '-f', ...ids], { timeoutMs: 60_000 });
+      process.kill(this.adopted, 'SIGTERM');
+      for (let i = 0; i < 1200 && running(this.adopted); i++) await sleep(25);
+    }
     // The network library's teardown: namespaces, veths, bridges and the table of this daemon.
     let netError: unknown;
     if (existsSync(join(this.dataRoot, 'network'))) {
@@ -184,6 +209,15 @@ export class TestBerthd {
   }
 }
 
+/** The process exists and is not a zombie (a detached daemon is reaped by whoever adopted it). */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 export function dockerEnv(d: TestBerthd): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -198,18 +232,5 @@ export function runDocker(d: TestBerthd, args: string[], opts: DockerOptions = {
 }
 
 function runClient(file: string, args: string[], d: TestBerthd, opts: DockerOptions): Promise<DockerResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: dockerEnv(d), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
-  });
+  return runCommand(file, args, { env: dockerEnv(d), ...opts });
 }

@@ -120,3 +120,20 @@ export function requireTool(program: string, debianPackage: string): void {
     throw new Error(`this test needs ${program}: apt-get install ${debianPackage} (and add it to scripts/setup.sh)`);
   }
 }
+
+/** The busybox fixture as a `docker save` archive (busybox:latest) at `path`, for `load`. */
+export async function writeBusyboxArchive(path: string): Promise<void> {
+  const { ContentStore } = await import('../../src/image/content/store.js');
+  const { ImageStore } = await import('../../src/image/store.js');
+  const { saveImages } = await import('../../src/image/archive/save.js');
+  const { createWriteStream } = await import('node:fs');
+  const { pipeline } = await import('node:stream/promises');
+  const root = await makeTempDir('busybox-archive');
+  try {
+    const content = new ContentStore(root);
+    await new ImageStore(root, content).put('busybox:latest', await loadFixtureImage(await busyboxImage('docker'), content));
+    await pipeline(await saveImages(new ImageStore(root, content), ['busybox:latest'], 'docker'), createWriteStream(path));
+  } finally {
+    await removeTempDir(root);
+  }
+}

@@ -14,6 +14,33 @@ export function filterFlag(): FlagSpec {
   return { name: 'filter', short: 'f', type: 'list', help: "Filter output based on conditions provided", value: 'filter' };
 }
 
+/** The -f/--force of prune commands. */
+export function pruneForceFlag(): FlagSpec {
+  return { name: 'force', short: 'f', type: 'bool', help: 'Do not prompt for confirmation' };
+}
+
+/** ["a=b", "c"] (--label, --opt) → {a: "b", c: ""}. */
+export function keyValues(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const x of list) {
+    const eq = x.indexOf('=');
+    out[eq > 0 ? x.slice(0, eq) : x] = eq > 0 ? x.slice(eq + 1) : '';
+  }
+  return out;
+}
+
+/** A list row's `Labels` ("k=v,…", keys sorted) and its `{{.Label "k"}}` method. */
+export function withLabels(row: Record<string, unknown>, labels: Record<string, string> | null | undefined): Record<string, unknown> {
+  const l = labels ?? {};
+  row.Labels = Object.keys(l).sort().map((k) => `${k}=${l[k]}`).join(',');
+  Object.defineProperty(row, 'Label', { value: (k: string) => l[k] ?? '', enumerable: false });
+  return row;
+}
+
+export function byName<T extends { Name: string }>(a: T, b: T): number {
+  return a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0;
+}
+
 /** ["status=running", "label=a=b"] → {"status":{"running":true},"label":{"a=b":true}} (or undefined). */
 export function parseFilterArgs(args: string[] | undefined): string | undefined {
   if (!args || args.length === 0) return undefined;
@@ -57,6 +84,11 @@ export function shortId(id: string): string {
   return id.replace(/^sha256:/, '').slice(0, 12);
 }
 
+/** prune's prompt, "WARNING! …" then "Are you sure…"; true at once with --force. */
+export async function confirmPrune(cli: Cli, force: unknown, warning: string): Promise<boolean> {
+  return Boolean(force) || confirm(cli, `${warning}\nAre you sure you want to continue?`);
+}
+
 /** Asks on the terminal; a non-interactive stdin answers no. */
 export async function confirm(cli: Cli, question: string): Promise<boolean> {
   cli.out(`${question} [y/N] `);
@@ -97,6 +129,15 @@ export async function forEach(cli: Cli, names: string[], action: (name: string) 
     }
   }
   if (failed) throw new CliError('', 1);
+}
+
+/** `rm` of named objects: DELETE <base>/<name> for each, printing the name as docker does. */
+export async function removeEach(cli: Cli, names: string[], base: string, query?: Record<string, boolean>): Promise<void> {
+  const client = await cli.client();
+  await forEach(cli, names, async (n) => {
+    await client.delete(`${base}/${seg(n)}`, query);
+    return n;
+  });
 }
 
 /** The id as a path segment. */

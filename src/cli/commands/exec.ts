@@ -1,6 +1,7 @@
 // exec: -d, -i, -t, -e, --env-file, -u, -w, --privileged, --detach-keys; exits with the
 // command's exit code.
 
+import { readFileSync } from 'node:fs';
 import type { ExecCreateResponse, ExecInspect } from '../../api/types/exec.js';
 import { CliError, ExitStatus, type Cli, type CommandDef } from '../cli.js';
 import { seg } from './common.js';
@@ -30,7 +31,6 @@ export async function exec(cli: Cli, args: string[]): Promise<void> {
   const f = p.flags;
   const [container, ...cmd] = p.args as [string, ...string[]];
   const env: string[] = [];
-  const { readFileSync } = await import('node:fs');
   for (const file of f['env-file'] as string[]) env.push(...parseEnvFile(readFileSync(file, 'utf8'), cli.env, file));
   for (const e of f.env as string[]) {
     if (e.includes('=')) env.push(e);

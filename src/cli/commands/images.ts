@@ -3,13 +3,12 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
 import type { ImageDeleteItem, ImageHistoryItem, ImagePruneReport, ImageSearchResult, ImageSummary } from '../../api/types/image.js';
-import { readJsonStream } from '../../client/json-stream.js';
 import { CliError, type Cli, type CommandDef } from '../cli.js';
 import { renderFormat } from '../output/format.js';
-import { ProgressDisplay } from '../output/progress.js';
+import { showProgress } from '../output/progress.js';
 import { ellipsis, goTimeString, humanSize, timeAgo } from '../output/units.js';
 import { GO_STRUCT } from '../template/values.js';
-import { confirm, filterFlag, forEach, formatFlag, parseFilterArgs, seg, shortId } from './common.js';
+import { confirmPrune, filterFlag, forEach, formatFlag, parseFilterArgs, pruneForceFlag, seg, shortId } from './common.js';
 import { saveTo } from './container-misc.js';
 import { splitRef } from './pull.js';
 
@@ -205,17 +204,9 @@ export async function save(cli: Cli, args: string[]): Promise<void> {
 }
 
 async function showStream(cli: Cli, res: NodeJS.ReadableStream): Promise<void> {
-  const display = new ProgressDisplay((s) => cli.out(s), Boolean(process.stdout.isTTY));
-  let failure: Error | undefined;
-  await readJsonStream(res, (m) => {
-    if (failure) return;
-    try {
-      display.show(m);
-    } catch (e) {
-      failure = e as Error;
-    }
+  await showProgress(res, (s) => cli.out(s), Boolean(process.stdout.isTTY)).catch((e: Error) => {
+    throw new CliError(e.message, 1);
   });
-  if (failure) throw new CliError(failure.message, 1);
 }
 
 export const loadDef: CommandDef = {
@@ -285,7 +276,7 @@ export const pruneDef: CommandDef = {
   flags: [
     { name: 'all', short: 'a', type: 'bool', help: 'Remove all unused images, not just dangling ones' },
     filterFlag(),
-    { name: 'force', short: 'f', type: 'bool', help: 'Do not prompt for confirmation' },
+    pruneForceFlag(),
   ],
   maxArgs: 0,
 };
@@ -295,7 +286,7 @@ export async function prune(cli: Cli, args: string[]): Promise<void> {
   const warning = p.flags.all
     ? 'WARNING! This will remove all images without at least one container associated to them.'
     : 'WARNING! This will remove all dangling images.';
-  if (!p.flags.force && !(await confirm(cli, `${warning}\nAre you sure you want to continue?`))) return;
+  if (!(await confirmPrune(cli, p.flags.force, warning))) return;
   const m = JSON.parse(parseFilterArgs(p.flags.filter as string[]) ?? '{}') as Record<string, Record<string, boolean>>;
   if (p.flags.all) m.dangling = { false: true };
   const client = await cli.client();

@@ -4,7 +4,7 @@ import type { ContainerInspect, ContainerPruneReport, ContainerUpdateResponse, C
 import { CliError, ExitStatus, type Cli, type CommandDef } from '../cli.js';
 import type { FlagSpec } from '../flags.js';
 import { humanSize, parseRamBytes } from '../output/units.js';
-import { confirm, filterFlag, forEach, parseFilterArgs, seg } from './common.js';
+import { confirmPrune, filterFlag, forEach, parseFilterArgs, pruneForceFlag, seg } from './common.js';
 import { parseRestart } from './run-options.js';
 import { forwardResize, proxySignals, pump } from './streams.js';
 
@@ -212,13 +212,13 @@ export async function update(cli: Cli, args: string[]): Promise<void> {
 export const pruneDef: CommandDef = {
   usage: 'container prune [OPTIONS]',
   summary: 'Remove all stopped containers',
-  flags: [filterFlag(), { name: 'force', short: 'f', type: 'bool', help: 'Do not prompt for confirmation' }],
+  flags: [filterFlag(), pruneForceFlag()],
   maxArgs: 0,
 };
 
 export async function prune(cli: Cli, args: string[]): Promise<void> {
   const p = cli.parse(pruneDef, args);
-  if (!p.flags.force && !(await confirm(cli, 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue?'))) return;
+  if (!(await confirmPrune(cli, p.flags.force, 'WARNING! This will remove all stopped containers.'))) return;
   const client = await cli.client();
   const filters = parseFilterArgs(p.flags.filter as string[]);
   const r = await client.post<ContainerPruneReport>('/containers/prune', filters ? { filters } : {});

@@ -3,7 +3,7 @@
 import type { Cli, CommandDef } from '../cli.js';
 import { renderFormat } from '../output/format.js';
 import { goTimeString } from '../output/units.js';
-import { confirm, filterFlag, forEach, formatFlag, parseFilterArgs, seg } from './common.js';
+import { byName, confirmPrune, filterFlag, formatFlag, keyValues, parseFilterArgs, pruneForceFlag, removeEach, seg, withLabels } from './common.js';
 
 interface NetworkSummary {
   Name: string;
@@ -30,24 +30,23 @@ export async function ls(cli: Cli, args: string[]): Promise<void> {
   const filters = parseFilterArgs(p.flags.filter as string[]);
   const client = await cli.client();
   const list = await client.get<NetworkSummary[]>('/networks', filters ? { filters } : undefined);
-  list.sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
+  list.sort(byName);
   const trunc = !p.flags['no-trunc'];
-  const rows = list.map((n) => {
-    const labels = n.Labels ?? {};
-    const r: Record<string, unknown> = {
-      CreatedAt: n.Created ? goTimeString(new Date(n.Created)) : '',
-      Driver: n.Driver,
-      ID: trunc ? n.Id.slice(0, 12) : n.Id,
-      IPv4: 'true',
-      IPv6: String(Boolean(n.EnableIPv6)),
-      Internal: String(Boolean(n.Internal)),
-      Labels: Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(','),
-      Name: n.Name,
-      Scope: n.Scope,
-    };
-    Object.defineProperty(r, 'Label', { value: (k: string) => labels[k] ?? '', enumerable: false });
-    return r;
-  });
+  const rows = list.map((n) =>
+    withLabels(
+      {
+        CreatedAt: n.Created ? goTimeString(new Date(n.Created)) : '',
+        Driver: n.Driver,
+        ID: trunc ? n.Id.slice(0, 12) : n.Id,
+        IPv4: 'true',
+        IPv6: String(Boolean(n.EnableIPv6)),
+        Internal: String(Boolean(n.Internal)),
+        Name: n.Name,
+        Scope: n.Scope,
+      },
+      n.Labels,
+    ),
+  );
   const format = (p.flags.format as string | undefined) || (p.flags.quiet ? '{{.ID}}' : 'table');
   cli.out(
     renderFormat(format, rows, {
@@ -75,15 +74,6 @@ export const createDef: CommandDef = {
   maxArgs: 1,
 };
 
-function kv(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const x of list) {
-    const eq = x.indexOf('=');
-    out[eq > 0 ? x.slice(0, eq) : x] = eq > 0 ? x.slice(eq + 1) : '';
-  }
-  return out;
-}
-
 export async function create(cli: Cli, args: string[]): Promise<void> {
   const p = cli.parse(createDef, args);
   const f = p.flags;
@@ -98,8 +88,8 @@ export async function create(cli: Cli, args: string[]): Promise<void> {
     Attachable: Boolean(f.attachable),
     EnableIPv6: Boolean(f.ipv6),
     IPAM: { Driver: 'default', Config: config, Options: {} },
-    Options: kv(f.opt as string[]),
-    Labels: kv(f.label as string[]),
+    Options: keyValues(f.opt as string[]),
+    Labels: keyValues(f.label as string[]),
   };
   const client = await cli.client();
   const r = await client.post<{ Id: string; Warning?: string }>('/networks/create', undefined, body);
@@ -116,11 +106,7 @@ export const rmDef: CommandDef = {
 
 export async function rm(cli: Cli, args: string[]): Promise<void> {
   const p = cli.parse(rmDef, args);
-  const client = await cli.client();
-  await forEach(cli, p.args, async (n) => {
-    await client.delete(`/networks/${seg(n)}`);
-    return n;
-  });
+  await removeEach(cli, p.args, '/networks');
 }
 
 export const connectDef: CommandDef = {
@@ -163,13 +149,13 @@ export async function disconnect(cli: Cli, args: string[]): Promise<void> {
 export const pruneDef: CommandDef = {
   usage: 'network prune [OPTIONS]',
   summary: 'Remove all unused networks',
-  flags: [filterFlag(), { name: 'force', short: 'f', type: 'bool', help: 'Do not prompt for confirmation' }],
+  flags: [filterFlag(), pruneForceFlag()],
   maxArgs: 0,
 };
 
 export async function prune(cli: Cli, args: string[]): Promise<void> {
   const p = cli.parse(pruneDef, args);
-  if (!p.flags.force && !(await confirm(cli, 'WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?'))) return;
+  if (!(await confirmPrune(cli, p.flags.force, 'WARNING! This will remove all custom networks not used by at least one container.'))) return;
   const filters = parseFilterArgs(p.flags.filter as string[]);
   const client = await cli.client();
   const r = await client.post<{ NetworksDeleted: string[] | null }>('/networks/prune', filters ? { filters } : {});

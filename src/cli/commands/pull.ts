@@ -1,10 +1,9 @@
 // pull and push: the JSON progress stream shown per layer, credentials from the config dir.
 
 import type { EngineClient } from '../../client/client.js';
-import { readJsonStream } from '../../client/json-stream.js';
 import { CliError, type Cli, type CommandDef } from '../cli.js';
 import { encodeAuthHeader, findAuth, fullyQualified, hasTagOrDigest, loadConfig, registryOf } from '../config-file.js';
-import { ProgressDisplay, ProgressError } from '../output/progress.js';
+import { ProgressError, showProgress } from '../output/progress.js';
 import { seg } from './common.js';
 
 export const pullDef: CommandDef = {
@@ -50,19 +49,13 @@ export async function pullImage(
   if (opts.platform) query.platform = opts.platform;
   const res = await client.stream('POST', '/images/create', { query, headers: await authHeader(cli, ref) });
   const stream = opts.toStderr ? process.stderr : process.stdout;
-  const display = new ProgressDisplay((s) => {
-    if (!opts.quiet) stream.write(s);
-  }, Boolean(stream.isTTY) && !opts.quiet);
-  let failure: Error | undefined;
-  await readJsonStream(res, (m) => {
-    if (failure) return;
-    try {
-      display.show(m);
-    } catch (e) {
-      failure = e as Error;
-    }
-  });
-  if (failure) throw failure instanceof ProgressError ? new CliError(failure.message, 1) : failure;
+  try {
+    await showProgress(res, (s) => {
+      if (!opts.quiet) stream.write(s);
+    }, Boolean(stream.isTTY) && !opts.quiet);
+  } catch (e) {
+    throw e instanceof ProgressError ? new CliError(e.message, 1) : e;
+  }
 }
 
 export async function pull(cli: Cli, args: string[]): Promise<void> {
@@ -110,18 +103,10 @@ export async function push(cli: Cli, args: string[]): Promise<void> {
   }
   if (p.flags.platform) query.platform = JSON.stringify({ os: 'linux', architecture: String(p.flags.platform).split('/')[1] ?? '' });
   const res = await client.stream('POST', `/images/${fromImage.split('/').map(seg).join('/')}/push`, { query, headers: await authHeader(cli, ref) });
-  const display = new ProgressDisplay((s) => {
+  await showProgress(res, (s) => {
     if (!p.flags.quiet) cli.out(s);
-  }, Boolean(process.stdout.isTTY));
-  let failure: Error | undefined;
-  await readJsonStream(res, (m) => {
-    if (failure) return;
-    try {
-      display.show(m);
-    } catch (e) {
-      failure = e as Error;
-    }
+  }, Boolean(process.stdout.isTTY)).catch((e: Error) => {
+    throw new CliError(e.message, 1);
   });
-  if (failure) throw new CliError(failure.message, 1);
   if (p.flags.quiet) cli.out(`${ref}\n`);
 }

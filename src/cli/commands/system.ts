@@ -5,7 +5,7 @@ import { CLIENT_API_VERSION } from '../../client/client.js';
 import { ApiError, ConnectionError } from '../../client/errors.js';
 import type { Cli, CommandDef } from '../cli.js';
 import { CliError } from '../cli.js';
-import { filterFlag, formatFlag, parseFilterArgs, parseTimestamp, confirm } from './common.js';
+import { confirmPrune, filterFlag, formatFlag, parseFilterArgs, parseTimestamp, pruneForceFlag } from './common.js';
 import { renderFormat } from '../output/format.js';
 import { tabwrite } from '../output/tabwriter.js';
 import { bytesSize, humanSize } from '../output/units.js';
@@ -309,7 +309,7 @@ export const pruneDef: CommandDef = {
   flags: [
     { name: 'all', short: 'a', type: 'bool', help: 'Remove all unused images not just dangling ones' },
     filterFlag(),
-    { name: 'force', short: 'f', type: 'bool', help: 'Do not prompt for confirmation' },
+    pruneForceFlag(),
     { name: 'volumes', type: 'bool', help: 'Prune anonymous volumes' },
   ],
   maxArgs: 0,
@@ -322,7 +322,7 @@ export async function prune(cli: Cli, args: string[]): Promise<void> {
   - all networks not used by at least one container
 ${p.flags.volumes ? '  - all anonymous volumes not used by at least one container\n' : ''}${p.flags.all ? '  - all images without at least one container associated to them\n' : '  - all dangling images\n'}  - unused build cache
 `;
-  if (!p.flags.force && !(await confirm(cli, `${warning}\nAre you sure you want to continue?`))) return;
+  if (!(await confirmPrune(cli, p.flags.force, warning))) return;
   const client = await cli.client();
   const filters = parseFilterArgs(p.flags.filter as string[]);
   const q = filters ? { filters } : {};

@@ -4,7 +4,7 @@ import type { Volume } from '../../api/types/volume.js';
 import type { Cli, CommandDef } from '../cli.js';
 import { renderFormat } from '../output/format.js';
 import { humanSize } from '../output/units.js';
-import { confirm, filterFlag, forEach, formatFlag, parseFilterArgs, seg } from './common.js';
+import { byName, confirmPrune, filterFlag, formatFlag, keyValues, parseFilterArgs, pruneForceFlag, removeEach, withLabels } from './common.js';
 
 export const lsDef: CommandDef = {
   usage: 'volume ls [OPTIONS]',
@@ -18,21 +18,10 @@ export async function ls(cli: Cli, args: string[]): Promise<void> {
   const filters = parseFilterArgs(p.flags.filter as string[]);
   const client = await cli.client();
   const r = await client.get<{ Volumes: Volume[] | null; Warnings: string[] | null }>('/volumes', filters ? { filters } : undefined);
-  const vols = [...(r.Volumes ?? [])].sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
-  const rows = vols.map((v) => {
-    const labels = (v.Labels ?? {}) as Record<string, string>;
-    const row: Record<string, unknown> = {
-      Driver: v.Driver,
-      Labels: Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(','),
-      Links: 'N/A',
-      Mountpoint: v.Mountpoint,
-      Name: v.Name,
-      Scope: v.Scope,
-      Size: 'N/A',
-    };
-    Object.defineProperty(row, 'Label', { value: (k: string) => labels[k] ?? '', enumerable: false });
-    return row;
-  });
+  const vols = [...(r.Volumes ?? [])].sort(byName);
+  const rows = vols.map((v) =>
+    withLabels({ Driver: v.Driver, Links: 'N/A', Mountpoint: v.Mountpoint, Name: v.Name, Scope: v.Scope, Size: 'N/A' }, v.Labels as Record<string, string> | null),
+  );
   const format = (p.flags.format as string | undefined) || (p.flags.quiet ? '{{.Name}}' : 'table');
   cli.out(
     renderFormat(format, rows, {
@@ -55,23 +44,14 @@ export const createDef: CommandDef = {
   maxArgs: 1,
 };
 
-function kv(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const x of list) {
-    const eq = x.indexOf('=');
-    out[eq > 0 ? x.slice(0, eq) : x] = eq > 0 ? x.slice(eq + 1) : '';
-  }
-  return out;
-}
-
 export async function create(cli: Cli, args: string[]): Promise<void> {
   const p = cli.parse(createDef, args);
   const client = await cli.client();
   const v = await client.post<Volume>('/volumes/create', undefined, {
     Name: p.args[0] ?? (p.flags.name as string | undefined) ?? '',
     Driver: p.flags.driver,
-    DriverOpts: kv(p.flags.opt as string[]),
-    Labels: kv(p.flags.label as string[]),
+    DriverOpts: keyValues(p.flags.opt as string[]),
+    Labels: keyValues(p.flags.label as string[]),
   });
   cli.out(`${v.Name}\n`);
 }
@@ -85,11 +65,7 @@ export const rmDef: CommandDef = {
 
 export async function rm(cli: Cli, args: string[]): Promise<void> {
   const p = cli.parse(rmDef, args);
-  const client = await cli.client();
-  await forEach(cli, p.args, async (n) => {
-    await client.delete(`/volumes/${seg(n)}`, p.flags.force ? { force: true } : undefined);
-    return n;
-  });
+  await removeEach(cli, p.args, '/volumes', p.flags.force ? { force: true } : undefined);
 }
 
 export const pruneDef: CommandDef = {
@@ -98,14 +74,14 @@ export const pruneDef: CommandDef = {
   flags: [
     { name: 'all', short: 'a', type: 'bool', help: 'Remove all unused volumes, not just anonymous ones' },
     filterFlag(),
-    { name: 'force', short: 'f', type: 'bool', help: 'Do not prompt for confirmation' },
+    pruneForceFlag(),
   ],
   maxArgs: 0,
 };
 
 export async function prune(cli: Cli, args: string[]): Promise<void> {
   const p = cli.parse(pruneDef, args);
-  if (!p.flags.force && !(await confirm(cli, 'WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue?'))) return;
+  if (!(await confirmPrune(cli, p.flags.force, 'WARNING! This will remove anonymous local volumes not used by at least one container.'))) return;
   const m = JSON.parse(parseFilterArgs(p.flags.filter as string[]) ?? '{}') as Record<string, Record<string, boolean>>;
   if (p.flags.all) m.all = { true: true };
   const client = await cli.client();

@@ -2,9 +2,27 @@
 // rewritten in place with cursor movement (ESC[nA / ESC[nB, ESC[2K); elsewhere plain lines
 // with progress bars left out. An error message ends the stream with that error.
 
-import type { JsonMessage } from '../../client/json-stream.js';
+import { readJsonStream, type JsonMessage } from '../../client/json-stream.js';
 
 export class ProgressError extends Error {}
+
+/**
+ * Shows a pull / push / load stream to its end (the daemon finishes its answer even after
+ * an error message); then throws the error the stream carried, if any.
+ */
+export async function showProgress(stream: NodeJS.ReadableStream, write: (s: string) => void, terminal: boolean): Promise<void> {
+  const display = new ProgressDisplay(write, terminal);
+  let failure: Error | undefined;
+  await readJsonStream(stream, (m) => {
+    if (failure) return;
+    try {
+      display.show(m);
+    } catch (e) {
+      failure = e as Error;
+    }
+  });
+  if (failure) throw failure;
+}
 
 export class ProgressDisplay {
   private ids = new Map<string, number>();

@@ -4,32 +4,19 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DOCKER, TestBerthd, dockerEnv, type DockerResult } from '../../harness/berthd.js';
 import { REPO_ROOT } from '../../harness/paths.js';
+import { runCommand } from '../../harness/run-command.js';
 import { hasDockerRegistry, startRegistry, type TestRegistry } from '../../harness/registry.js';
 
 const BERTH = join(REPO_ROOT, 'bin', 'berth');
 const skip = !existsSync(DOCKER) ? `${DOCKER} is not installed` : process.getuid?.() !== 0 ? 'needs root' : false;
 
 function runBerth(d: TestBerthd, args: string[], input = '', extraEnv: Record<string, string> = {}): Promise<DockerResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BERTH, ...args], { env: { ...dockerEnv(d), ...extraEnv }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+  return runCommand(BERTH, args, { env: { ...dockerEnv(d), ...extraEnv }, input, timeoutMs: 60_000 });
 }
 
 /** Ids, names docker generates, times and ages replaced by placeholders. */

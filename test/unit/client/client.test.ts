@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { EngineClient, encodeQuery } from '../../../src/client/client.js';
 import { DEFAULT_HOST, parseHost, resolveHost } from '../../../src/client/connection.js';
 import { ApiError, ConnectionError } from '../../../src/client/errors.js';
@@ -13,6 +14,7 @@ test('host resolution: -H, then BERTH_HOST, then DOCKER_HOST, then the default s
   assert.deepEqual(resolveHost({ env: { BERTH_HOST: 'unix:///b', DOCKER_HOST: 'unix:///c' } }), { host: 'unix:///b', from: 'BERTH_HOST' });
   assert.deepEqual(resolveHost({ env: { DOCKER_HOST: 'unix:///c' } }), { host: 'unix:///c', from: 'DOCKER_HOST' });
   assert.deepEqual(resolveHost({ hosts: [], env: {} }), { host: DEFAULT_HOST, from: 'default' });
+  assert.deepEqual(resolveHost({ env: { BERTH_EXEC_ROOT: '/tmp/x' } }), { host: 'unix:///tmp/x/berth.sock', from: 'default' });
   assert.throws(() => resolveHost({ hosts: ['a', 'b'], env: {} }), /only one -H/);
 });
 
@@ -77,6 +79,41 @@ test('version negotiation, JSON errors with the daemon\'s message, unreachable d
     assert.deepEqual(seen, ['GET /_ping', 'GET /v1.41/info', 'GET /v1.41/containers/nosuch/json']);
     const gone = new EngineClient(parseHost(`unix://${join(dir, 'none.sock')}`));
     await assert.rejects(gone.get('/info'), (e: unknown) => e instanceof ConnectionError && /Cannot connect to the Berth daemon at unix:\/\/.*none.sock\. Is the daemon running\?/.test((e as Error).message));
+  } finally {
+    await new Promise((r) => srv.close(r));
+    await removeTempDir(dir);
+  }
+});
+
+test('a streamed body (load, import, build context) arrives whole, in order, however the socket buffers', async () => {
+  const dir = await makeTempDir('client');
+  const sock = join(dir, 'api.sock');
+  let got: Buffer = Buffer.alloc(0);
+  const srv = createServer((req, res) => {
+    if (req.url === '/_ping') {
+      res.writeHead(200, { 'Api-Version': '1.41' });
+      res.end('OK');
+      return;
+    }
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      got = Buffer.concat(parts);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end('{"stream":"done"}\n');
+    });
+  });
+  await new Promise<void>((r) => srv.listen(sock, r));
+  try {
+    // 4 MiB in 64 KiB pieces: far more than the socket takes at once, so writes see backpressure.
+    const data = Buffer.alloc(4 << 20);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 16)) & 0xff;
+    const c = new EngineClient(parseHost(`unix://${sock}`));
+    const res = await c.stream('POST', '/images/load', { raw: Readable.from(Array.from({ length: 64 }, (_x, i) => data.subarray(i << 16, (i + 1) << 16))), headers: { 'Content-Type': 'application/x-tar' } });
+    res.resume();
+    await new Promise((r) => res.on('end', r));
+    assert.equal(got.length, data.length);
+    assert.ok(got.equals(data), 'the body the server read differs from what was sent');
   } finally {
     await new Promise((r) => srv.close(r));
     await removeTempDir(dir);
