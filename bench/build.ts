@@ -27,7 +27,7 @@ import { openContextDir } from '../src/build/context/context.js';
 import { busyboxImage, loadFixtureImage } from '../test/harness/image-fixtures.js';
 import { makeTempDir, removeTempDir } from '../test/harness/tmp.js';
 import { ensureProgram } from './image/debian-image.js';
-import { PrivateDockerd } from './private-dockerd.js';
+import { PrivateDockerd } from '../test/harness/dockerd.js';
 
 const DOCKERFILE = 'FROM busybox\nCOPY data.bin /data/\nRUN wc -c /data/data.bin > /size.txt\nCMD ["cat", "/size.txt"]\n';
 

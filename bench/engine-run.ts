@@ -19,7 +19,7 @@ import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DOCKER, TestBerthd } from '../test/harness/berthd.js';
 import { makeTempDir, removeTempDir } from '../test/harness/tmp.js';
-import { PrivateDockerd, processesMatching } from './private-dockerd.js';
+import { PrivateDockerd, processesMatching } from '../test/harness/dockerd.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
 const IDLE = Number(process.env.BENCH_IDLE ?? 100);

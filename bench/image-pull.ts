@@ -32,7 +32,7 @@ import { overlaySupported } from '../src/image/snapshot/snapshotter.js';
 import { hasDockerRegistry, startRegistry } from '../test/harness/registry.js';
 import { makeTempDir, removeTempDir } from '../test/harness/tmp.js';
 import { debianImage, ensureProgram, storeDebianImage } from './image/debian-image.js';
-import { PrivateDockerd } from './private-dockerd.js';
+import { PrivateDockerd } from '../test/harness/dockerd.js';
 
 interface Runner {
   name: string;

@@ -10,6 +10,22 @@ import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DOCKER } from './berthd.js';
 
+/** Pids of the processes whose command line (args joined by spaces) and comm match. */
+export function processesMatching(match: (cmd: string, comm: string) => boolean): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      const comm = readFileSync(`/proc/${e}/comm`, 'utf8').trim();
+      if (match(cmd, comm)) out.push(Number(e));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 export interface PrivateDockerdOptions {
   /** Registries reached over plain HTTP ("127.0.0.1:5000"): daemon.json `insecure-registries`. */
   insecureRegistries?: string[];
@@ -79,18 +95,7 @@ export class PrivateDockerd {
 
   /** Processes whose command line names this daemon's directory and whose comm matches. */
   pids(comm: (name: string) => boolean): number[] {
-    const out: number[] = [];
-    for (const e of readdirSync('/proc')) {
-      if (!/^\d+$/.test(e)) continue;
-      try {
-        const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').replaceAll('\0', ' ');
-        const name = readFileSync(`/proc/${e}/comm`, 'utf8').trim();
-        if (comm(name) && cmd.includes(this.dir)) out.push(Number(e));
-      } catch {
-        // gone
-      }
-    }
-    return out;
+    return processesMatching((cmd, name) => comm(name) && cmd.includes(this.dir));
   }
 
   /**
