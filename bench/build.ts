@@ -23,6 +23,7 @@ import { ImageStore } from '../src/image/store.js';
 import { OverlaySnapshotter } from '../src/image/snapshot/snapshotter.js';
 import { saveImages } from '../src/image/archive/save.js';
 import { Builder } from '../src/build/executor/index.js';
+import { buildRunSandbox } from '../src/engine/build-sandbox.js';
 import { openContextDir } from '../src/build/context/context.js';
 import { busyboxImage, loadFixtureImage } from '../test/harness/image-fixtures.js';
 import { makeTempDir, removeTempDir } from '../test/harness/tmp.js';
@@ -49,7 +50,7 @@ async function berthChild(dataRoot: string, ctx: string, noCache: boolean): Prom
   const content = new ContentStore(dataRoot);
   const snapshotter = new OverlaySnapshotter(dataRoot);
   const images = new ImageStore(dataRoot, content, snapshotter);
-  const builder = new Builder({ dataRoot, content, images, snapshotter });
+  const builder = new Builder({ dataRoot, content, images, snapshotter, sandbox: buildRunSandbox(join(dataRoot, 'exec')) });
   const r = await builder.build({ context: await openContextDir(ctx), tags: ['bench/build:latest'], noCache });
   if (noCache && r.runsExecuted !== 1) throw new Error(`cold build ran ${r.runsExecuted} RUN steps`);
   if (!noCache && r.runsExecuted !== 0) throw new Error(`cached build ran ${r.runsExecuted} RUN steps`);
@@ -63,7 +64,7 @@ async function berthServer(dataRoot: string, ctx: string): Promise<void> {
   const content = new ContentStore(dataRoot);
   const snapshotter = new OverlaySnapshotter(dataRoot);
   const images = new ImageStore(dataRoot, content, snapshotter);
-  const builder = new Builder({ dataRoot, content, images, snapshotter });
+  const builder = new Builder({ dataRoot, content, images, snapshotter, sandbox: buildRunSandbox(join(dataRoot, 'exec')) });
   let buf = '';
   for await (const chunk of process.stdin) {
     buf += (chunk as Buffer).toString();

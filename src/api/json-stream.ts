@@ -46,10 +46,16 @@ export function encodeJsonMessage(msg: JSONMessage): string {
   return JSON.stringify(msg) + JSON_STREAM_NEWLINE;
 }
 
+/** An error that carries a code for errorDetail (dockerd puts a failed RUN's exit status there; the docker CLI exits with it). */
+export interface CodedError {
+  jsonCode: number;
+}
+
 /** The message that reports a failure in the stream. */
 export function errorMessageLine(e: unknown): JSONMessage {
   const message = errorMessage(e);
-  return { errorDetail: { message }, error: message };
+  const code = (e as Partial<CodedError> | null)?.jsonCode;
+  return { errorDetail: { ...(typeof code === 'number' && code > 0 ? { code } : {}), message }, error: message };
 }
 
 interface Sink {

@@ -125,7 +125,7 @@ export async function main(argv: string[]): Promise<void> {
       isContainerRunning: (id) => engine?.isRunning(id) ?? false,
     });
     network = await startNetworking(config, log);
-    const builds = await wireBuildsAndVolumes(config.dataRoot, images);
+    const builds = await wireBuildsAndVolumes(config.dataRoot, config.execRoot, images);
     engine = new Engine({
       dataRoot: config.dataRoot,
       execRoot: config.execRoot,

@@ -3,7 +3,7 @@
 // top of src/volume/. The engine passes its image store, content store, snapshotter and
 // a pull function; nothing here knows about containers.
 //
-//   const builds = createBuildService({ dataRoot, content, images, snapshotter, pullImage });
+//   const builds = createBuildService({ dataRoot, execRoot, content, images, snapshotter, pullImage });
 //   // EngineBackend: imageBuild: builds.imageBuild, buildPrune: builds.buildPrune,
 //   //                ...volumeBackend(builds.volumes)
 
@@ -12,6 +12,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Builder } from '../build/executor/index.js';
+import { buildRunSandbox } from './build-sandbox.js';
 import { extractContextTar } from '../build/context/context.js';
 import type { ContentStore } from '../image/content/store.js';
 import type { Snapshotter } from '../image/snapshot/snapshotter.js';
@@ -22,6 +23,8 @@ import type { ImageBuildOptions } from '../api/routes/build.js';
 
 export interface BuildServiceOptions {
   dataRoot: string;
+  /** The daemon's exec root: RUN steps' network namespaces are pinned under it. */
+  execRoot: string;
   content: ContentStore;
   images: ImageStore;
   snapshotter: Snapshotter;
@@ -37,7 +40,7 @@ export interface BuildService {
 }
 
 export function createBuildService(o: BuildServiceOptions): BuildService {
-  const builder = new Builder({ dataRoot: o.dataRoot, content: o.content, images: o.images, snapshotter: o.snapshotter });
+  const builder = new Builder({ dataRoot: o.dataRoot, content: o.content, images: o.images, snapshotter: o.snapshotter, sandbox: buildRunSandbox(o.execRoot) });
   const volumes = new VolumeStore(o.dataRoot);
   return {
     builder,
@@ -56,10 +59,12 @@ export function createBuildService(o: BuildServiceOptions): BuildService {
           pull: opts.pull,
           ...(o.pullImage ? { pullImage: o.pullImage } : {}),
           network: opts.networkMode === 'host' ? 'host' : 'none',
+          ...(opts.platform ? { platform: opts.platform } : {}),
           onOutput: (text) => {
             if (opts.quiet) return;
-            // dockerd sends the image ID as an aux message right before "Successfully built".
-            if (text.startsWith('Successfully built ')) return;
+            // dockerd sends the image ID as an aux message right before "Successfully built";
+            // that line and the tags after it are sent below, once the aux message is out.
+            if (text.startsWith('Successfully built ') || text.startsWith('Successfully tagged ')) return;
             progress({ stream: text });
           },
         });

@@ -14,12 +14,12 @@ interface BuildCapableImages {
 }
 
 /** Undefined when the image service has no build parts (the interim one). */
-export async function wireBuildsAndVolumes(dataRoot: string, images: unknown): Promise<{ volumes: VolumeStore; plug(backend: object): void } | undefined> {
+export async function wireBuildsAndVolumes(dataRoot: string, execRoot: string, images: unknown): Promise<{ volumes: VolumeStore; plug(backend: object): void } | undefined> {
   const svc = images as BuildCapableImages;
   if (!svc.buildParts) return undefined;
   const { content, store, snapshotter } = await svc.buildParts();
   const pull = svc.pullQuiet?.bind(svc);
-  const builds = createBuildService({ dataRoot, content, images: store, snapshotter, ...(pull ? { pullImage: pull } : {}) });
+  const builds = createBuildService({ dataRoot, execRoot, content, images: store, snapshotter, ...(pull ? { pullImage: pull } : {}) });
   return {
     volumes: builds.volumes,
     plug(backend) {

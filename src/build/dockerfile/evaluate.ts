@@ -4,6 +4,8 @@
 // metadata instructions, and the history text (`created_by`) of each step as Docker's
 // legacy builder writes it.
 
+import { formatPlatform } from '../../image/platform.js';
+import type { Platform } from '../../image/media-types.js';
 import { posix } from 'node:path';
 import { expandWord, expandWords, type Vars } from './expand.js';
 import type { ArgInstruction, CmdInstruction, CommandForm, CopyInstruction, FromInstruction, Healthcheck, Instruction, RunInstruction } from './instructions.js';
@@ -80,6 +82,23 @@ export function evaluateGlobalArgs(args: ArgInstruction[], buildArgs: ReadonlyMa
 function definedOnly(m: ReadonlyMap<string, string | undefined>): Map<string, string> {
   const out = new Map<string, string>();
   for (const [k, v] of m) if (v !== undefined) out.set(k, v);
+  return out;
+}
+
+/**
+ * BuildKit's automatic platform ARGs (TARGETPLATFORM, TARGETOS, TARGETARCH, TARGETVARIANT and
+ * the BUILD* ones): in the global scope, so FROM sees them and a stage sees them once it
+ * declares `ARG TARGETARCH`. Declared global ARGs and --build-arg values win.
+ */
+export function withPlatformArgs(globalArgs: ReadonlyMap<string, string | undefined>, target: Platform, build: Platform): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>();
+  for (const [prefix, p] of [['TARGET', target], ['BUILD', build]] as const) {
+    out.set(`${prefix}PLATFORM`, formatPlatform(p));
+    out.set(`${prefix}OS`, p.os);
+    out.set(`${prefix}ARCH`, p.architecture);
+    out.set(`${prefix}VARIANT`, p.variant ?? '');
+  }
+  for (const [k, v] of globalArgs) if (v !== undefined || !out.has(k)) out.set(k, v);
   return out;
 }
 

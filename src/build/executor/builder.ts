@@ -17,25 +17,28 @@ import { mkdir, rm, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, errorMessage, invalidParameter, isBerthError, notImplemented } from '../../errors.js';
 import type { ContentStore } from '../../image/content/store.js';
-import { layerFromDirectory } from '../../image/layer/diff.js';
+import { packDirectory } from '../../image/layer/diff.js';
 import { MediaType, type Descriptor, type HistoryEntry, type ImageConfig, type ImageManifest } from '../../image/media-types.js';
 import type { Snapshotter } from '../../image/snapshot/snapshotter.js';
 import type { ImageStore } from '../../image/store.js';
 import { chainIds, unpackLayers } from '../../image/unpack.js';
+import { formatPlatform, hostPlatform, parsePlatform, platformMatches } from '../../image/platform.js';
+import type { Platform } from '../../image/media-types.js';
 import { sha256Digest } from '../../image/content/digest.js';
 import { atomicWriteFile } from '../../sys/atomic-write.js';
 import { secureJoin } from '../../runtime/compile/index.js';
 import type { BuildContext } from '../context/context.js';
 import { hashContextSources, resolveContextSources, type FileDigestCache } from '../context/context.js';
 import {
-  applyMetadata, copyCreatedBy, evaluateGlobalArgs, expandCopy, expandFrom, heredocFiles, newStageState, parseDockerfile, parseTrigger,
+  applyMetadata, copyCreatedBy, evaluateGlobalArgs,
+  withPlatformArgs, expandCopy, expandFrom, heredocFiles, newStageState, parseDockerfile, parseTrigger,
   runCommand, PREDEFINED_ARGS,
   type ContainerConfig, type CopyInstruction, type Dockerfile, type Instruction, type RunInstruction, type Stage, type StageState,
 } from '../dockerfile/index.js';
 import { BuildCache, cacheKey } from './cache.js';
 import { archiveKind, copySources, downloadUrl, extractArchive, hashTree, placeDownload, resolveRootSources, writeHeredoc, destinationFor } from './copy.js';
 import { withMount } from './mount.js';
-import { runStep } from './run-step.js';
+import { runStep, type RunSandbox } from './run-step.js';
 import { parseChmod, resolveChown } from './user.js';
 
 export interface BuilderDeps {
@@ -43,6 +46,8 @@ export interface BuilderDeps {
   content: ContentStore;
   images: ImageStore;
   snapshotter: Snapshotter;
+  /** Makes each RUN's spec (berthd's: src/engine/build-sandbox.ts). */
+  sandbox: RunSandbox;
   /** First part of the name of each build's cgroup parent (default `berth-build`). */
   cgroupPrefix?: string;
 }
@@ -63,6 +68,8 @@ export interface BuildOptions {
   pullImage?: (ref: string, platform?: string) => Promise<void>;
   /** RUN's network: none (default) or host. */
   network?: 'none' | 'host';
+  /** The platform to build for (`--platform`; default the host's): FROM images must be for it. */
+  platform?: string;
   /** Write the image ID there (`--iidfile`). */
   iidfile?: string;
   /** Progress text, as the legacy builder streams it (`Step 1/4 : FROM busybox\n`…). */
@@ -103,10 +110,6 @@ function short(id: string): string {
   return id.replace(/^sha256:/, '').slice(0, 12);
 }
 
-function hostArch(): string {
-  const a = process.arch;
-  return a === 'x64' ? 'amd64' : a === 'ia32' ? '386' : a;
-}
 
 export class Builder {
   readonly cache: BuildCache;
@@ -156,6 +159,7 @@ class BuildRun {
   readonly buildArgs: Map<string, string>;
   readonly usedArgs = new Set<string>();
   readonly globalArgs: Map<string, string | undefined>;
+  readonly targetPlatform: Platform;
   readonly results = new Map<number, StageResult>();
   totalSteps = 0;
   step = 0;
@@ -170,7 +174,8 @@ class BuildRun {
     this.dir = join(this.deps.dataRoot, 'build', this.id);
     this.df = parseDockerfile(opts.context.dockerfile, opts.context.dockerfileName);
     this.buildArgs = new Map(Object.entries(opts.buildArgs ?? {}));
-    this.globalArgs = evaluateGlobalArgs(this.df.globalArgs, this.buildArgs, this.usedArgs, this.df.directives.escape);
+    this.targetPlatform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+    this.globalArgs = withPlatformArgs(evaluateGlobalArgs(this.df.globalArgs, this.buildArgs, this.usedArgs, this.df.directives.escape), this.targetPlatform, hostPlatform());
   }
 
   out(text: string): void {
@@ -217,6 +222,10 @@ class BuildRun {
     const stages = this.df.stages.filter((s) => need.has(s.index));
     this.totalSteps = stages.reduce((n, s) => n + 1 + s.instructions.length, 0);
     if (this.deps.snapshotter.driver !== 'overlay') throw notImplemented('build needs the overlay snapshotter (vfs builds are not implemented yet)');
+    // A frontend image cannot run here: the built-in parser reads the file, as with the legacy builder.
+    if (this.df.directives.syntax !== undefined) {
+      this.out(`[Warning] # syntax=${this.df.directives.syntax}: BuildKit frontends are not run by Berth; the Dockerfile is read by Berth's own parser\n`);
+    }
     await mkdir(this.dir, { recursive: true });
     try {
       for (const s of stages) this.results.set(s.index, await this.buildStage(s));
@@ -248,9 +257,10 @@ class BuildRun {
       return { state: { ...r.state, diffIds: [...r.state.diffIds], layers: [...r.state.layers], history: [...r.state.history] }, config: structuredClone(r.stage.config), ...(r.stage.author ? { author: r.stage.author } : {}) };
     }
     if (image.toLowerCase() === 'scratch') {
-      return { state: { diffIds: [], layers: [], history: [], base: { architecture: hostArch(), os: 'linux' }, cacheKey: 'scratch', cached: true }, config: {} };
+      const t = platform ? parsePlatform(platform) : this.targetPlatform;
+      return { state: { diffIds: [], layers: [], history: [], base: { architecture: t.architecture, os: t.os, ...(t.variant ? { variant: t.variant } : {}) }, cacheKey: platformMatches(hostPlatform(), t) ? 'scratch' : `scratch:${formatPlatform(t)}`, cached: true }, config: {} };
     }
-    const img = await this.resolveImage(image, platform);
+    const img = await this.resolveImage(image, platform ? parsePlatform(platform) : this.opts.platform ? this.targetPlatform : undefined);
     const diffIds = img.config.rootfs?.diff_ids ?? [];
     if (diffIds.length) await unpackLayers(this.deps.content, this.deps.snapshotter, img.manifestDoc.layers, diffIds);
     const base: ImageState['base'] = { architecture: img.config.architecture, os: img.config.os };
@@ -262,15 +272,31 @@ class BuildRun {
     };
   }
 
-  async resolveImage(image: string, platform?: string): Promise<Awaited<ReturnType<ImageStore['resolve']>>> {
-    if (this.opts.pull && this.opts.pullImage) await this.opts.pullImage(image, platform || undefined);
+  /**
+   * The FROM image, pulled when missing (or always with --pull). With a platform (FROM
+   * --platform, or the build's --platform), an image of another platform in the store is
+   * pulled again for the one asked; Berth does not emulate, so an image that still does not
+   * match is refused as dockerd refuses it.
+   */
+  async resolveImage(image: string, want?: Platform): Promise<Awaited<ReturnType<ImageStore['resolve']>>> {
+    const pull = this.opts.pullImage;
+    const pullFor = (): Promise<void> => pull!(image, want ? formatPlatform(want) : undefined);
+    if (this.opts.pull && pull) await pullFor();
+    let img: Awaited<ReturnType<ImageStore['resolve']>> | undefined;
     try {
-      return await this.deps.images.resolve(image);
+      img = await this.deps.images.resolve(image);
     } catch (e) {
-      if (!isBerthError(e, 'NotFound') || !this.opts.pullImage || this.opts.pull) throw e;
+      if (!isBerthError(e, 'NotFound') || !pull || this.opts.pull) throw e;
     }
-    await this.opts.pullImage(image, platform || undefined);
-    return this.deps.images.resolve(image);
+    const have = (i: NonNullable<typeof img>): Platform => ({ os: i.config.os, architecture: i.config.architecture, ...(i.config.variant ? { variant: i.config.variant } : {}) });
+    if (!img || (want && !platformMatches(want, have(img)) && pull && !this.opts.pull)) {
+      await pullFor();
+      img = await this.deps.images.resolve(image);
+    }
+    if (want && !platformMatches(want, have(img))) {
+      throw invalidParameter(`image with reference ${image} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${formatPlatform(have(img))}`);
+    }
+    return img;
   }
 
   async buildStage(stage: Stage): Promise<StageResult> {
@@ -279,7 +305,7 @@ class BuildRun {
     const state = base.state;
     const s = newStageState(base.config, this.buildArgs, this.globalArgs, this.df.directives.escape);
     if (base.author) s.author = base.author;
-    this.out(` ---> ${state.cacheKey === 'scratch' ? 'scratch' : short(state.cacheKey.replace(/^image:/, ''))}\n`);
+    this.out(` ---> ${state.cacheKey.startsWith('scratch') ? 'scratch' : short(state.cacheKey.replace(/^image:/, ''))}\n`);
     // ONBUILD triggers of the base run first, then are dropped from the new image.
     const triggers = s.config.OnBuild ?? [];
     if (triggers.length) {
@@ -305,13 +331,14 @@ class BuildRun {
     }
   }
 
-  /** Looks a step up in the cache; with a layer, only when its blob and snapshot still exist. */
-  async cached(key: string, state: ImageState): Promise<{ created: string; createdBy: string; layer?: Descriptor; diffId?: string } | undefined> {
+  /** Looks a step up in the cache; with a layer, only when its blob (and, given the stage, its snapshot) still exist. */
+  async cached(key: string, state: ImageState | undefined): Promise<{ created: string; createdBy: string; layer?: Descriptor; diffId?: string } | undefined> {
     if (this.opts.noCache) return undefined;
     const rec = await this.builder.cache.get(key);
     if (!rec) return undefined;
     if (rec.layer && rec.diffId) {
       if (!(await this.deps.content.has(rec.layer.digest))) return undefined;
+      if (!state) return rec;
       const chain = chainIds([...state.diffIds, rec.diffId]).at(-1)!;
       const ok = await this.deps.snapshotter.stat(chain).then(() => true, () => false);
       if (!ok) return undefined;
@@ -340,39 +367,56 @@ class BuildRun {
    * A step that makes a layer: on a cache hit the recorded layer is taken; otherwise a
    * snapshot is prepared, mounted, changed by `change`, diffed, stored and committed.
    */
-  async layerStep(state: ImageState, key: string, createdBy: string, change: (rootfs: string, stepId: string) => Promise<void>): Promise<boolean> {
-    const hit = await this.cached(key, state);
+  /**
+   * A step that makes a layer: from the cache, or `change` applied to a snapshot of the stage
+   * (of nothing, for `link`) and diffed. A linked layer (COPY --link) is made and cached
+   * without the layers below, then applied onto them (a rebase, as BuildKit does): its cache
+   * record is found again when only the base changed.
+   */
+  async layerStep(state: ImageState, key: string, createdBy: string, change: (rootfs: string, stepId: string) => Promise<void>, link = false): Promise<boolean> {
+    const hit = await this.cached(key, link ? undefined : state);
+    // The stage's key still follows the layers below it: later steps must not be shared across bases.
+    const stageKey = link ? cacheKey({ parent: state.cacheKey, config: {}, instruction: `link ${key}` }) : key;
     if (hit && hit.layer && hit.diffId) {
+      if (link) await this.rebase(state, hit.layer, hit.diffId);
       this.cachedSteps++;
       this.out(' ---> Using cache\n');
-      this.pushLayer(state, hit.layer, hit.diffId, hit.created, createdBy, key);
+      this.pushLayer(state, hit.layer, hit.diffId, hit.created, createdBy, stageKey);
       return true;
     }
     const { snapshotter, content } = this.deps;
     const stepId = randomBytes(32).toString('hex');
-    const parent = state.diffIds.length ? chainIds(state.diffIds).at(-1) : undefined;
+    const parent = state.diffIds.length && !link ? chainIds(state.diffIds).at(-1) : undefined;
     const snapKey = `build-${this.id}-${stepId.slice(0, 12)}`;
     const mounts = await snapshotter.prepare(snapKey, parent, { 'berth.build': this.id });
     let committed = false;
     try {
       await withMount(mounts, join(this.dir, stepId.slice(0, 12)), (rootfs) => change(rootfs, stepId));
       const upper = await snapshotter.applyDir(snapKey);
-      const blob = await layerFromDirectory(upper, { overlay: true, compress: 'none' });
-      const layer: Descriptor = { mediaType: MediaType.ociLayer, digest: blob.digest, size: blob.data.length };
-      await content.put(blob.data, { digest: blob.digest, size: blob.data.length });
+      // Uncompressed, the blob's digest is the diff ID: the tar is streamed into the content
+      // store and hashed once there, never held in memory.
+      const stored = await content.ingestStream(packDirectory(upper, { overlay: true }));
+      const blob = { digest: stored.digest, diffId: stored.digest };
+      const layer: Descriptor = { mediaType: MediaType.ociLayer, digest: stored.digest, size: stored.size };
       const chain = chainIds([...state.diffIds, blob.diffId]).at(-1)!;
       const exists = await snapshotter.stat(chain).then(() => true, () => false);
-      if (exists) await snapshotter.remove(snapKey);
+      if (exists || (link && state.diffIds.length)) await snapshotter.remove(snapKey);
       else await snapshotter.commit(chain, snapKey, { 'berth.layer.digest': layer.digest, 'berth.layer.diffid': blob.diffId });
       committed = true;
+      if (link && !exists) await this.rebase(state, layer, blob.diffId);
       const created = new Date().toISOString();
       await this.builder.cache.put(key, { created, createdBy, layer, diffId: blob.diffId });
-      this.pushLayer(state, layer, blob.diffId, created, createdBy, key);
+      this.pushLayer(state, layer, blob.diffId, created, createdBy, stageKey);
       state.cached = false;
       return false;
     } finally {
       if (!committed) await snapshotter.remove(snapKey).catch(() => undefined);
     }
+  }
+
+  /** The snapshot of `layer` on top of the stage's layers (applied from its blob when missing). */
+  async rebase(state: ImageState, layer: Descriptor, diffId: string): Promise<void> {
+    await unpackLayers(this.deps.content, this.deps.snapshotter, [...state.layers, layer], [...state.diffIds, diffId]);
   }
 
   pushLayer(state: ImageState, layer: Descriptor, diffId: string, created: string, createdBy: string, key: string): void {
@@ -393,7 +437,7 @@ class BuildRun {
       try {
         await runStep({
           rootfs,
-          bundle: this.dir,
+          bundle: join(this.dir, `run-${stepId.slice(0, 12)}`),
           argv,
           env,
           ...(s.config.WorkingDir ? { workdir: s.config.WorkingDir } : {}),
@@ -402,7 +446,7 @@ class BuildRun {
           cgroupsPath: `${this.cgroupParent()}/${stepId.slice(0, 12)}`,
           hostname: stepId.slice(0, 12),
           onOutput: (c, stream) => (this.opts.onRunOutput ? this.opts.onRunOutput(c, stream) : this.out(c.toString())),
-        });
+        }, this.deps.sandbox);
       } finally {
         this.out(`Removing intermediate container ${stepId.slice(0, 12)}\n`);
       }
@@ -455,13 +499,19 @@ class BuildRun {
     }
     const dest = destinationFor(plan.dest, workdir, multiple).path;
     const createdBy = copyCreatedBy(s, kind, what, dest);
-    const key = cacheKey({ parent: state.cacheKey, config: s.config, instruction: `${kind} ${JSON.stringify({ sources: plan.sources, dest: plan.dest, chown: plan.chown, chmod: plan.chmod, from: plan.from })}`, sources: sourcesDigest });
+    // --chown names are looked up in the stage's files (for --link too, whose copy sees none of them).
+    const lookupChown = async (root: string): Promise<{ uid: number; gid: number }> => {
+      const rd = (p: string): Promise<string | undefined> => readFile(secureJoin(root, p), 'utf8').catch(() => undefined);
+      return resolveChown(plan.chown!, await rd('/etc/passwd'), await rd('/etc/group'));
+    };
+    const linkChown = inst.link && plan.chown !== undefined ? await this.withStageRoot(state, lookupChown) : undefined;
+    const instruction = `${kind} ${JSON.stringify({ sources: plan.sources, dest: plan.dest, chown: linkChown ?? plan.chown, chmod: plan.chmod, from: plan.from })}`;
+    // --link: the key leaves out the layers below and the config but for WORKDIR (relative destinations).
+    const key = inst.link
+      ? cacheKey({ parent: 'link', config: { WorkingDir: workdir ?? '' }, instruction, sources: sourcesDigest })
+      : cacheKey({ parent: state.cacheKey, config: s.config, instruction, sources: sourcesDigest });
     await this.layerStep(state, key, createdBy, async (rootfs) => {
-      let chown: { uid: number; gid: number } | undefined;
-      if (plan.chown !== undefined) {
-        const rd = (p: string): Promise<string | undefined> => readFile(secureJoin(rootfs, p), 'utf8').catch(() => undefined);
-        chown = resolveChown(plan.chown, await rd('/etc/passwd'), await rd('/etc/group'));
-      }
+      const chown = linkChown ?? (plan.chown !== undefined ? await lookupChown(rootfs) : undefined);
       const o = { ...own, ...(chown ? { chown } : {}) };
       if (fromState) {
         await this.withStageRoot(fromState, async (root) => {
@@ -485,7 +535,7 @@ class BuildRun {
           if (name) await writeHeredoc(rootfs, plan.dest, name, heredocs.get(name) ?? '', workdir, o, multiple);
         }
       }
-    });
+    }, inst.link);
   }
 
   /** Mounts a stage's (or image's) top snapshot read-only for fn; scratch is an empty dir. */

@@ -112,6 +112,77 @@ test('a failing RUN fails the build and leaves nothing behind', async () => {
   }
 });
 
+test('RUN runs as a container does: /etc/hosts, hostname, resolv.conf, lo up, Docker\'s seccomp profile; none of it in the layer', async () => {
+  const env = await buildEnv();
+  try {
+    await env.files({
+      Dockerfile: [
+        'FROM busybox',
+        // /etc/hosts has localhost, the hostname is the step's, resolv.conf has a name server
+        'RUN grep -q "127.0.0.1\tlocalhost" /etc/hosts && [ "$(hostname)" = "$(cat /etc/hostname)" ] && grep -q "^nameserver " /etc/resolv.conf && echo etc-ok',
+        // lo is up: a ping of 127.0.0.1 is answered
+        'RUN ping -c1 -W2 127.0.0.1 >/dev/null && echo lo-ok',
+        // a seccomp filter is installed, and Docker\'s profile refuses unshare(CLONE_NEWUSER) without CAP_SYS_ADMIN
+        'RUN grep -q "^Seccomp:[[:space:]]*2" /proc/self/status && ! unshare -U true 2>/dev/null && echo seccomp-ok',
+        // masked paths: /proc/kcore is bound to /dev/null
+        'RUN [ ! -s /proc/kcore ] && echo masked-ok',
+      ].join('\n'),
+    });
+    const r = await env.build({ tags: ['sandbox:1'] });
+    for (const m of ['etc-ok', 'lo-ok', 'seccomp-ok', 'masked-ok']) assert.match(r.log, new RegExp(`^${m}$`, 'm'), r.log);
+    // The files bound over /etc are not in the layers (busybox's image has no /etc/hosts).
+    const img = await env.images.resolve('sandbox:1');
+    for (const l of img.manifestDoc.layers.slice(-4)) {
+      const names = [...(await env.layerFiles(l.digest)).keys()];
+      assert.ok(!names.some((n) => /^etc\/(hosts|hostname|resolv\.conf)$/.test(n)), `layer has ${names.join(', ')}`);
+    }
+    assert.deepEqual(await env.leftovers(), []);
+  } finally {
+    await env.close();
+  }
+});
+
+test('COPY --link makes a layer of its own, reused when the base changes; FROM --platform; # syntax= warned about', async () => {
+  const env = await buildEnv();
+  try {
+    const df = (base: string): string => [
+      '# syntax=docker/dockerfile:1',
+      'FROM --platform=$BUILDPLATFORM busybox',
+      'ARG TARGETARCH',
+      `RUN echo ${base} > /base && mkdir -m 700 /opt`,
+      'COPY --link app.txt /opt/app/',
+      'RUN echo "$TARGETARCH" > /arch && echo "on $(cat /base): $(cat /opt/app/app.txt) $(stat -c %a /opt)"',
+    ].join('\n');
+    await env.files({ Dockerfile: df('one'), 'app.txt': 'app\n' });
+    const r1 = await env.build({ tags: ['link:1'] });
+    assert.equal(r1.runsExecuted, 2);
+    assert.match(r1.log, /\[Warning\] # syntax=docker\/dockerfile:1: BuildKit frontends are not run by Berth/);
+    // the linked layer was applied onto the stage; the directories it made carry their own metadata (as BuildKit's do)
+    assert.match(r1.log, /^on one: app 755$/m);
+    const img1 = await env.images.resolve('link:1');
+    const linked1 = img1.manifestDoc.layers.at(-2)!;
+    // made without the layers below: the parents it needs, the file, nothing else
+    assert.deepEqual([...(await env.layerFiles(linked1.digest)).entries()], [['opt', ''], ['opt/app', ''], ['opt/app/app.txt', 'app\n']]);
+    const arch = (await env.layerFiles(img1.manifestDoc.layers.at(-1)!.digest)).get('arch');
+    assert.equal(arch, `${process.arch === 'x64' ? 'amd64' : process.arch}\n`);
+    // Another base: the linked layer comes from the cache, the RUN after it runs again.
+    await env.files({ Dockerfile: df('two') });
+    const r2 = await env.build({ tags: ['link:2'] });
+    assert.equal(r2.runsExecuted, 2);
+    const img2 = await env.images.resolve('link:2');
+    assert.equal(img2.manifestDoc.layers.at(-2)!.digest, linked1.digest);
+    assert.match(r2.log, /COPY --link app.txt \/opt\/app\/\n ---> Using cache/);
+    assert.match(r2.log, /^on two: app 755$/m);
+    // An image of another platform is refused (Berth does not emulate).
+    const other = process.arch === 'arm64' ? 'linux/amd64' : 'linux/arm64';
+    await env.files({ Dockerfile: `FROM --platform=${other} busybox\nRUN true\n` });
+    await assert.rejects(env.build(), new RegExp(`does not match the specified platform: wanted ${other}`));
+    assert.deepEqual(await env.leftovers(), []);
+  } finally {
+    await env.close();
+  }
+});
+
 test('RUN sees ENV, ARG, WORKDIR, USER and SHELL; metadata lands in the config', async () => {
   const env = await buildEnv();
   try {

@@ -32,7 +32,7 @@ function docker(socket: string, home: string, args: string[]): Promise<{ code: n
 
 test('DOCKER_BUILDKIT=0 docker build and docker volume against the build service', async () => {
   const env = await buildEnv();
-  const svc = createBuildService({ dataRoot: env.dataRoot, content: env.content, images: env.images, snapshotter: env.snapshotter });
+  const svc = createBuildService({ dataRoot: env.dataRoot, execRoot: join(env.dataRoot, 'exec'), content: env.content, images: env.images, snapshotter: env.snapshotter });
   const backend = new StubBackend() as unknown as EngineBackend & Record<string, unknown>;
   backend.imageBuild = svc.imageBuild;
   backend.buildPrune = svc.buildPrune;

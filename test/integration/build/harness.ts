@@ -11,6 +11,7 @@ import { ImageStore } from '../../../src/image/store.js';
 import { OverlaySnapshotter } from '../../../src/image/snapshot/snapshotter.js';
 import { readTar } from '../../../src/image/layer/tar-reader.js';
 import { Builder } from '../../../src/build/executor/index.js';
+import { buildRunSandbox } from '../../../src/engine/build-sandbox.js';
 import { openContextDir } from '../../../src/build/context/context.js';
 import type { BuildOptions, BuildResult } from '../../../src/build/executor/index.js';
 import { busyboxImage, loadFixtureImage } from '../../harness/image-fixtures.js';
@@ -45,7 +46,7 @@ export async function buildEnv(): Promise<BuildEnv> {
   await images.put('busybox:latest', await loadFixtureImage(fixture, content));
   // Builds of this harness only: other test files run builds at the same time.
   const cgroupPrefix = `berth-build-t${randomBytes(3).toString('hex')}`;
-  const builder = new Builder({ dataRoot, content, images, snapshotter, cgroupPrefix });
+  const builder = new Builder({ dataRoot, content, images, snapshotter, cgroupPrefix, sandbox: buildRunSandbox(join(dataRoot, 'exec')) });
   const env: BuildEnv = {
     dataRoot,
     contextDir,
@@ -82,6 +83,8 @@ export async function buildEnv(): Promise<BuildEnv> {
         if (!existsSync(h.mountPoint)) continue;
         for (const d of readdirSync(h.mountPoint)) if (d.startsWith(`${cgroupPrefix}-`)) out.push(`cgroup: ${join(h.mountPoint, d)}`);
       }
+      const netnsDir = join(dataRoot, 'exec', 'netns');
+      if (existsSync(netnsDir)) for (const n of readdirSync(netnsDir)) out.push(`netns: ${n}`);
       const buildDir = join(dataRoot, 'build');
       if (existsSync(buildDir)) for (const d of readdirSync(buildDir)) out.push(`build dir: ${d}`);
       for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
