@@ -77,7 +77,7 @@ import { ContainerPaths, loadRecord, removeContainerFiles, saveRecord, scanConta
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pump } from './session.js';
 import { dockerStats, type CpuSample } from './stats.js';
 import { resolveUser } from './user.js';
-import { markRemoveVolumes, releaseVolumes, setupVolumes, validateVolumeConfig, volumeMountPoints, volumeOciMounts, isVolumeBind } from './volumes.js';
+import { markRemoveVolumes, reconcileVolumeUsers, releaseVolumes, setupVolumes, validateVolumeConfig, volumeMountPoints, volumeOciMounts, isVolumeBind } from './volumes.js';
 import { VolumeStore } from '../volume/store.js';
 import { archiveMounts, archiveOf, extractInScope, extractionPoint, statContainerPath } from './archive.js';
 import { PathScope } from './scoped-path.js';
@@ -413,6 +413,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       this.names.add(rec.id, rec.name);
       this.containers.set(rec.id, new Live(rec));
     }
+    await reconcileVolumeUsers(this.volumes, records).catch((e: unknown) => this.log('error', `reconcile volume users: ${errorMessage(e)}`));
     for (const c of this.containers.values()) {
       try {
         await this.recoverOne(c);

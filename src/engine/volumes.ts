@@ -148,6 +148,13 @@ export async function releaseVolumes(store: VolumeStore, rec: VolumeHolder, remo
   }
 }
 
+/** At start-up: the volumes' users become the containers that exist (a crash may have lost a release). */
+export async function reconcileVolumeUsers(store: VolumeStore, records: readonly VolumeHolder[]): Promise<void> {
+  const using = new Map<string, string[]>();
+  for (const rec of records) for (const m of rec.volumeMounts ?? []) using.set(m.name, [...(using.get(m.name) ?? []), rec.id]);
+  await store.reconcileUsers(using);
+}
+
 /** True for a -v string or Mounts entry that names a volume rather than a host path. */
 export function isVolumeBind(spec: string): boolean {
   const parts = spec.split(':');

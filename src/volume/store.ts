@@ -233,6 +233,32 @@ export class VolumeStore {
     });
   }
 
+  /**
+   * At daemon start: each volume's users become the containers that exist and mount it
+   * (`using`: volume name → container IDs, from the container records). A crash between a
+   * container's removal and its release leaves a user that no longer exists; without this
+   * its volume could never be removed. Whether options are mounted is read from the kernel
+   * (a reboot unmounted them); a volume nobody uses any more is unmounted.
+   */
+  async reconcileUsers(using: ReadonlyMap<string, readonly string[]>): Promise<void> {
+    await this.exclusive(async () => {
+      const info = await readFile('/proc/self/mountinfo', 'utf8');
+      const mounted = new Set(info.split('\n').map((l) => l.split(' ')[4]));
+      for (const name of await this.names()) {
+        const rec = await this.read(name).catch(() => undefined);
+        if (!rec) continue;
+        const users = [...new Set(using.get(name) ?? [])];
+        const isMounted = rec.options !== null && mounted.has(this.mountpoint(name));
+        if (users.length === 0 && isMounted) await this.unmountData(rec);
+        const nowMounted = users.length > 0 && isMounted;
+        if (users.join() === rec.users.join() && nowMounted === (rec.mounted === true)) continue;
+        rec.users = users;
+        rec.mounted = nowMounted;
+        await this.write(rec);
+      }
+    });
+  }
+
   async users(name: string): Promise<string[]> {
     return [...(await this.get(name)).users];
   }
