@@ -16,7 +16,7 @@ export const COMMANDS: Record<string, Entry> = {
   run: e('run', 'run', 'Create and run a new container from an image'),
   exec: e('exec', 'exec', 'Execute a command in a running container'),
   ps: e('ps', 'ps', 'List containers'),
-  build: e('images', 'build', 'Build an image from a Dockerfile'),
+  build: e('build', 'build', 'Build an image from a Dockerfile'),
   pull: e('pull', 'pull', 'Download an image from a registry'),
   push: e('pull', 'push', 'Upload an image to a registry'),
   images: e('images', 'images', 'List images'),

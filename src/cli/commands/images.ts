@@ -1,6 +1,5 @@
-// images, history, tag, rmi, save, load, import, image prune, build, search.
+// images, history, tag, rmi, save, load, import, image prune, search (build: build.ts).
 
-import { spawn } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
 import type { ImageDeleteItem, ImageHistoryItem, ImagePruneReport, ImageSearchResult, ImageSummary } from '../../api/types/image.js';
 import { CliError, type Cli, type CommandDef } from '../cli.js';
@@ -297,60 +296,6 @@ export async function prune(cli: Cli, args: string[]): Promise<void> {
     cli.out('\n');
   }
   cli.out(`Total reclaimed space: ${humanSize(r.SpaceReclaimed ?? 0)}\n`);
-}
-
-export const buildDef: CommandDef = {
-  usage: 'build [OPTIONS] PATH | URL | -',
-  summary: 'Build an image from a Dockerfile',
-  flags: [
-    { name: 'build-arg', type: 'list', help: 'Set build-time variables' },
-    { name: 'file', short: 'f', type: 'string', help: "Name of the Dockerfile (Default is 'PATH/Dockerfile')", value: 'string' },
-    { name: 'label', type: 'list', help: 'Set metadata for an image' },
-    { name: 'no-cache', type: 'bool', help: 'Do not use cache when building the image' },
-    { name: 'pull', type: 'bool', help: 'Always attempt to pull a newer version of the image' },
-    { name: 'quiet', short: 'q', type: 'bool', help: 'Suppress the build output and print image ID on success' },
-    { name: 'rm', type: 'bool', help: 'Remove intermediate containers after a successful build', default: true },
-    { name: 'tag', short: 't', type: 'list', help: "Name and optionally a tag in the 'name:tag' format" },
-    { name: 'target', type: 'string', help: 'Set the target build stage to build', value: 'string' },
-  ],
-  minArgs: 1,
-  maxArgs: 1,
-};
-
-export async function build(cli: Cli, args: string[]): Promise<void> {
-  const p = cli.parse(buildDef, args);
-  const ctx = p.args[0]!;
-  const f = p.flags;
-  const q: Record<string, string | boolean | string[]> = { rm: f.rm !== false, nocache: Boolean(f['no-cache']), pull: Boolean(f.pull), q: Boolean(f.quiet) };
-  if ((f.tag as string[]).length) q.t = f.tag as string[];
-  if (f.file) q.dockerfile = f.file as string;
-  if (f.target) q.target = f.target as string;
-  const buildArgs: Record<string, string> = {};
-  for (const a of f['build-arg'] as string[]) {
-    const eq = a.indexOf('=');
-    if (eq > 0) buildArgs[a.slice(0, eq)] = a.slice(eq + 1);
-    else if (cli.env[a] !== undefined) buildArgs[a] = cli.env[a]!;
-  }
-  q.buildargs = JSON.stringify(buildArgs);
-  const labels: Record<string, string> = {};
-  for (const l of f.label as string[]) {
-    const eq = l.indexOf('=');
-    labels[eq > 0 ? l.slice(0, eq) : l] = eq > 0 ? l.slice(eq + 1) : '';
-  }
-  q.labels = JSON.stringify(labels);
-  let raw: NodeJS.ReadableStream;
-  let tarDone: Promise<void> = Promise.resolve();
-  if (ctx === '-') raw = process.stdin;
-  else {
-    if (!existsSync(ctx)) throw new CliError(`unable to prepare context: path "${ctx}" not found`, 1);
-    const tar = spawn('tar', ['-c', '-f', '-', '-C', ctx, '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    raw = tar.stdout;
-    tarDone = new Promise((res) => tar.on('close', () => res()));
-  }
-  const client = await cli.client();
-  const res = await client.stream('POST', '/build', { query: q, raw, headers: { 'Content-Type': 'application/x-tar' } });
-  await showStream(cli, res);
-  await tarDone;
 }
 
 export const searchDef: CommandDef = {

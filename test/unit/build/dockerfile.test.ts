@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   applyMetadata, declareArgs, evaluateGlobalArgs, expandCopy, expandFrom, expandWord, expandWords, exposedPorts, heredocFiles,
-  newStageState, parseDockerfile, parseDuration, parseLines, parseTrigger, runCommand,
+  newStageState, parseDockerfile, parseDuration, parseLines, parseTrigger, runCommand, withPlatformArgs,
   type CopyInstruction, type RunInstruction, type StageState,
 } from '../../../src/build/dockerfile/index.js';
 import { isBerthError } from '../../../src/errors.js';
@@ -121,6 +121,23 @@ test('FROM: ARG before FROM, --platform, stage names', () => {
   assert.deepEqual(expandFrom(df.stages[0]!.from, g), { image: 'docker.io/busybox:1.36', platform: '' });
   const g2 = evaluateGlobalArgs(df.globalArgs, vars({ VERSION: '1.35', REG: 'r:5000' }));
   assert.equal(expandFrom(df.stages[0]!.from, g2).image, 'r:5000/busybox:1.35');
+});
+
+test('platform ARGs: global, seen by FROM and by a stage that declares them; declared values win', () => {
+  const df = parseDockerfile('ARG TARGETOS=plan9\nARG BUILDARCH\nFROM --platform=$BUILDPLATFORM busybox:$TARGETARCH\nARG TARGETPLATFORM\nARG BUILDVARIANT\nRUN echo\n');
+  const target = { os: 'linux', architecture: 'arm64', variant: 'v8' };
+  const g = withPlatformArgs(evaluateGlobalArgs(df.globalArgs, new Map()), target, { os: 'linux', architecture: 'amd64' });
+  assert.deepEqual(expandFrom(df.stages[0]!.from, g), { image: 'busybox:arm64', platform: 'linux/amd64' });
+  assert.equal(g.get('TARGETOS'), 'plan9'); // declared with a default: the Dockerfile's value
+  assert.equal(g.get('BUILDARCH'), 'amd64'); // declared without one: the automatic value stays
+  const s = newStageState({}, new Map(), g);
+  const [argT, argV, run] = df.stages[0]!.instructions as [never, never, RunInstruction];
+  applyMetadata(s, argT);
+  applyMetadata(s, argV);
+  assert.deepEqual(runCommand(s, run).env.sort(), ['BUILDVARIANT=', 'TARGETPLATFORM=linux/arm64/v8']);
+  // --build-arg still wins
+  const g2 = withPlatformArgs(evaluateGlobalArgs(parseDockerfile('ARG TARGETARCH\nFROM x\n').globalArgs, vars({ TARGETARCH: 'riscv64' })), target, target);
+  assert.equal(g2.get('TARGETARCH'), 'riscv64');
 });
 
 test('ARG scoping: global ARG needs re-declaring; --build-arg wins; ENV wins over ARG', () => {

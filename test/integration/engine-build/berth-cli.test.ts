@@ -1,0 +1,117 @@
+// `berth build` end to end against a harness berthd: the context sent with .dockerignore
+// applied (an ignored 32 MiB file is not sent: the context size says so, and the image
+// does not have it), steps streamed, several -t, --build-arg, --target, -f outside the
+// context, --iidfile, -q, and a failing RUN: the RUN's exit status as berth's, the daemon's
+// message on stderr, nothing left behind (containers, build dirs, mounts, netns).
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DOCKER, TestBerthd, dockerEnv, type DockerResult } from '../../harness/berthd.js';
+import { REPO_ROOT } from '../../harness/paths.js';
+
+const BERTH = join(REPO_ROOT, 'bin', 'berth');
+const skip = !existsSync(DOCKER) ? `${DOCKER} is not installed` : process.getuid?.() !== 0 ? 'needs root' : false;
+
+function berth(d: TestBerthd, args: string[], cwd?: string): Promise<DockerResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BERTH, ...args], { env: dockerEnv(d), stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** What a build may leave in the daemon: containers, build dirs, mounts below them, RUN network namespaces (cgroups: test/integration/build). */
+async function leftovers(d: TestBerthd): Promise<string[]> {
+  const out: string[] = [];
+  const ps = (await d.docker(['ps', '-aq'])).stdout.trim();
+  if (ps) out.push(`containers: ${ps}`);
+  const buildDir = join(d.dataRoot, 'build');
+  if (existsSync(buildDir)) for (const n of readdirSync(buildDir)) out.push(`build dir: ${n}`);
+  for (const l of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) if (l.includes(`${d.dataRoot}/build`)) out.push(`mount: ${l}`);
+  const netns = join(d.execRoot, 'netns');
+  if (existsSync(netns)) for (const n of readdirSync(netns)) if (n.startsWith('build-')) out.push(`netns: ${n}`);
+  return out;
+}
+
+describe('berth build against berthd', { skip }, () => {
+  let d: TestBerthd;
+  let ctx: string;
+  before(async () => {
+    d = await TestBerthd.start('berthd-berthbuild');
+    ctx = join(d.dir, 'ctx');
+    await mkdir(join(ctx, 'src'), { recursive: true });
+    await writeFile(join(ctx, 'src', 'main.txt'), 'source\n');
+    await writeFile(join(ctx, 'keep.log'), 'kept by an exception\n');
+    await writeFile(join(ctx, 'drop.log'), 'ignored\n');
+    await writeFile(join(ctx, 'big.bin'), '');
+    await truncate(join(ctx, 'big.bin'), 32 * 1024 * 1024);
+    await writeFile(join(ctx, '.dockerignore'), 'big.bin\n*.log\n!keep.log\nDockerfile\n');
+    await writeFile(join(ctx, 'Dockerfile'), [
+      'FROM busybox AS build',
+      'ARG GREETING=hi',
+      'COPY . /ctx/',
+      'RUN echo "$GREETING" > /greeting && ls -A /ctx | tr "\\n" " " > /listing && echo listed $(cat /listing)',
+      'FROM build AS final',
+      'RUN echo final > /stage',
+    ].join('\n'));
+  });
+  after(async () => {
+    await d?.cleanup();
+  });
+
+  test('context with .dockerignore applied, steps streamed, -t twice, --build-arg, --target, --iidfile', async () => {
+    const iid = join(d.dir, 'iid');
+    const r = await berth(d, ['build', '-t', 'one', '-t', 'two:2', '--build-arg', 'GREETING=hello', '--target', 'build', '--iidfile', iid, ctx]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    // 32 MiB would show as MB: the ignored file was never sent
+    const sent = /Sending build context to Docker daemon\s+([\d.]+)(\w+)/.exec(r.stdout);
+    assert.ok(sent && /^(B|kB)$/.test(sent[2]!), r.stdout);
+    assert.match(r.stdout, /Step 1\/4 : FROM busybox AS build/);
+    assert.match(r.stdout, /Step 4\/4 : RUN echo/);
+    assert.match(r.stdout, /^listed \.dockerignore keep\.log src$/m);
+    assert.doesNotMatch(r.stdout, /Step \d\/\d : RUN echo final/);
+    assert.match(r.stdout, /\nSuccessfully built [0-9a-f]{12}\nSuccessfully tagged one:latest\nSuccessfully tagged two:2\n$/);
+    const id = await readFile(iid, 'utf8');
+    assert.match(id, /^sha256:[0-9a-f]{64}$/);
+    for (const t of ['one', 'two:2']) assert.equal((await d.docker(['image', 'inspect', '-f', '{{.Id}}', t])).stdout.trim(), id);
+    const run = await d.docker(['run', '--rm', 'one', 'cat', '/greeting']);
+    assert.equal(run.stdout, 'hello\n', run.stderr);
+    assert.deepEqual(await leftovers(d), []);
+  });
+
+  test('-q prints only the image ID; -f names a Dockerfile outside the context (relative to the current directory)', async () => {
+    await mkdir(join(d.dir, 'elsewhere'), { recursive: true });
+    await writeFile(join(d.dir, 'elsewhere', 'Other.dockerfile'), 'FROM busybox\nCOPY . /ctx/\nRUN ls -A /ctx | tr "\\n" " " > /listing\n');
+    const r = await berth(d, ['build', '-q', '-t', 'other', '-f', 'elsewhere/Other.dockerfile', ctx], d.dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^sha256:[0-9a-f]{64}\n$/);
+    assert.equal((await d.docker(['image', 'inspect', '-f', '{{.Id}}', 'other'])).stdout.trim(), r.stdout.trim());
+    // the Dockerfile sent under a generated name does not show in COPY .
+    const listing = await d.docker(['run', '--rm', 'other', 'cat', '/listing']);
+    assert.equal(listing.stdout, '.dockerignore keep.log src ', listing.stderr);
+  });
+
+  test('a failing RUN: its exit status, the daemon\'s message, nothing left behind', async () => {
+    const bad = join(d.dir, 'bad');
+    await mkdir(bad, { recursive: true });
+    await writeFile(join(bad, 'Dockerfile'), 'FROM busybox\nRUN echo about to fail && sleep 60 & exit 3\n');
+    const r = await berth(d, ['build', '-t', 'bad', bad]);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stdout, /about to fail/);
+    assert.match(r.stderr, /The command '\/bin\/sh -c echo about to fail && sleep 60 & exit 3' returned a non-zero code: 3/);
+    assert.notEqual((await d.docker(['image', 'inspect', 'bad'])).code, 0);
+    assert.deepEqual(await leftovers(d), []);
+  });
+});
