@@ -4,9 +4,9 @@
 // metadata instructions, and the history text (`created_by`) of each step as Docker's
 // legacy builder writes it.
 
+import { posix } from 'node:path';
 import { formatPlatform } from '../../image/platform.js';
 import type { Platform } from '../../image/media-types.js';
-import { posix } from 'node:path';
 import { expandWord, expandWords, type Vars } from './expand.js';
 import type { ArgInstruction, CmdInstruction, CommandForm, CopyInstruction, FromInstruction, Healthcheck, Instruction, RunInstruction } from './instructions.js';
 
@@ -225,7 +225,8 @@ export function applyMetadata(s: StageState, inst: Instruction): string {
       const p = word(inst.value);
       c.WorkingDir = posix.isAbsolute(p) ? posix.normalize(p) : posix.join(c.WorkingDir || '/', p);
       if (c.WorkingDir.length > 1) c.WorkingDir = c.WorkingDir.replace(/\/+$/, '');
-      return nop(s, `WORKDIR ${c.WorkingDir}`);
+      // dockerd's WORKDIR (like COPY/ADD) writes "#(nop) " and the text as one word: one space.
+      return `${(s.config.Shell ?? DEFAULT_SHELL).join(' ')} #(nop) WORKDIR ${c.WorkingDir}`;
     }
     case 'USER':
       c.User = word(inst.value);
@@ -351,6 +352,7 @@ export function expandHeredoc(body: string, vars: Vars): string {
 }
 
 /** `kind` COPY or ADD: the `/bin/sh -c #(nop) COPY file:<hash> in <dest> ` history text. */
+/** History text of COPY/ADD; the destination as written (after expansion), as dockerd 20.10 writes it (`in ./ `). */
 export function copyCreatedBy(s: StageState, kind: 'COPY' | 'ADD', what: string, dest: string): string {
   return `${(s.config.Shell ?? DEFAULT_SHELL).join(' ')} #(nop) ${kind} ${what} in ${dest} `;
 }

@@ -497,8 +497,7 @@ class BuildRun {
       sourcesDigest = `sha256:${h.digest('hex')}`;
       what = `${multiple ? 'multi' : 'file'}:${sourcesDigest.slice(7)}`;
     }
-    const dest = destinationFor(plan.dest, workdir, multiple).path;
-    const createdBy = copyCreatedBy(s, kind, what, dest);
+    const createdBy = copyCreatedBy(s, kind, what, plan.dest);
     // --chown names are looked up in the stage's files (for --link too, whose copy sees none of them).
     const lookupChown = async (root: string): Promise<{ uid: number; gid: number }> => {
       const rd = (p: string): Promise<string | undefined> => readFile(secureJoin(root, p), 'utf8').catch(() => undefined);

@@ -103,6 +103,30 @@ describe('berth build against berthd', { skip }, () => {
     assert.equal(listing.stdout, '.dockerignore keep.log src ', listing.stderr);
   });
 
+  test('history: each instruction with its layer size, 0B for metadata and for a RUN that only deletes (as dockerd shows them)', async () => {
+    // dockerd 20.10's legacy builder gives, for this Dockerfile: 0B, 0B, 0B, 1.23kB, 3.01kB, 0B
+    // (checked with a private dockerd; see docs/build.md, "History").
+    const h = join(d.dir, 'hist');
+    await mkdir(h, { recursive: true });
+    await writeFile(join(h, 'f.txt'), 'x'.repeat(1234));
+    await writeFile(join(h, 'Dockerfile'), 'FROM busybox\nENV A=1\nRUN echo hello > /hello && mkdir -p /d/e && head -c 3000 /dev/zero > /d/e/z\nWORKDIR /opt\nCOPY f.txt ./\nRUN rm /hello\nLABEL x=y\nCMD ["sh"]\n');
+    const r = await berth(d, ['build', '-q', '-t', 'hist', h]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = await d.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}\t{{.Size}}', 'hist']);
+    const rows = out.stdout.trim().split('\n').map((l) => l.replace(/file:[0-9a-f]{64}/, 'file:<digest>').split('\t'));
+    assert.deepEqual(rows.slice(0, 7), [
+      ['/bin/sh -c #(nop)  CMD ["sh"]', '0B'],
+      ['/bin/sh -c #(nop)  LABEL x=y', '0B'],
+      ['/bin/sh -c rm /hello', '0B'],
+      ['/bin/sh -c #(nop) COPY file:<digest> in ./ ', '1.23kB'],
+      ['/bin/sh -c #(nop) WORKDIR /opt', '0B'],
+      ['/bin/sh -c echo hello > /hello && mkdir -p /d/e && head -c 3000 /dev/zero > /d/e/z', '3.01kB'],
+      ['/bin/sh -c #(nop)  ENV A=1', '0B'],
+    ]);
+    const berthHistory = await berth(d, ['history', '--format', '{{.Size}}', 'hist']);
+    assert.deepEqual(berthHistory.stdout.trim().split('\n').slice(0, 7), ['0B', '0B', '0B', '1.23kB', '0B', '3.01kB', '0B']);
+  });
+
   test('a failing RUN: its exit status, the daemon\'s message, nothing left behind', async () => {
     const bad = join(d.dir, 'bad');
     await mkdir(bad, { recursive: true });

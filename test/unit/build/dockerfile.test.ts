@@ -228,7 +228,7 @@ test('metadata instructions update the config', () => {
   assert.deepEqual(c.Entrypoint, ['/e']);
   assert.deepEqual(c.OnBuild, ['ADD . /app/src']);
   assert.equal(s.author, 'me');
-  assert.equal(h[2], '/bin/sh -c #(nop)  WORKDIR /app/sub');
+  assert.equal(h[2], '/bin/sh -c #(nop) WORKDIR /app/sub');
   assert.equal(h[11], '/bin/bash -c #(nop)  CMD ["/bin/bash","-c","echo $HOME"]');
   // ENTRYPOINT resets an inherited CMD.
   const s2 = newStageState({ Cmd: ['sh'] }, new Map(), new Map());
