@@ -8,7 +8,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { IgnoreMatcher } from '../../build/context/dockerignore.js';
@@ -173,9 +173,10 @@ export async function build(cli: Cli, args: string[]): Promise<void> {
   } else if (/^(https?:\/\/|git@|git:\/\/|github\.com\/)/.test(ctx)) {
     throw new CliError(`unable to prepare context: remote contexts (${ctx}) are not supported by berth build yet`, 1);
   } else {
-    const dir = resolve(ctx);
-    const st = await lstat(dir).catch(() => undefined);
-    if (!st) throw new CliError(`unable to prepare context: path "${ctx}" not found`, 1);
+    // A context given through a symbolic link is the directory it names, as docker resolves it.
+    const dir = await realpath(resolve(ctx)).catch(() => undefined);
+    const st = dir !== undefined ? await lstat(dir).catch(() => undefined) : undefined;
+    if (!dir || !st) throw new CliError(`unable to prepare context: path "${ctx}" not found`, 1);
     if (!st.isDirectory()) throw new CliError(`unable to prepare context: context must be a directory: ${dir}`, 1);
     const dfPath = file && file !== '-' ? resolve(file) : join(dir, 'Dockerfile');
     if (file !== '-' && !(await lstat(dfPath).catch(() => undefined))) {

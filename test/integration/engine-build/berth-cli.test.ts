@@ -6,30 +6,18 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DOCKER, TestBerthd, dockerEnv, type DockerResult } from '../../harness/berthd.js';
+import { DOCKER, TestBerthd, runAgainst, type DockerResult } from '../../harness/berthd.js';
 import { REPO_ROOT } from '../../harness/paths.js';
 
 const BERTH = join(REPO_ROOT, 'bin', 'berth');
 const skip = !existsSync(DOCKER) ? `${DOCKER} is not installed` : process.getuid?.() !== 0 ? 'needs root' : false;
 
 function berth(d: TestBerthd, args: string[], cwd?: string): Promise<DockerResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BERTH, ...args], { env: dockerEnv(d), stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runAgainst(d, [process.execPath, BERTH, ...args], { timeoutMs: 120_000, ...(cwd ? { cwd } : {}) });
 }
 
 /** What a build may leave in the daemon: containers, build dirs, mounts below them, RUN network namespaces (cgroups: test/integration/build). */
@@ -131,8 +119,11 @@ describe('berth build against berthd', { skip }, () => {
     const bad = join(d.dir, 'bad');
     await mkdir(bad, { recursive: true });
     await writeFile(join(bad, 'Dockerfile'), 'FROM busybox\nRUN echo about to fail && sleep 60 & exit 3\n');
+    // A context of several MB: the chunked request body must survive the socket's backpressure.
+    await writeFile(join(bad, 'payload.bin'), randomBytes(6 * 1024 * 1024));
     const r = await berth(d, ['build', '-t', 'bad', bad]);
     assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stdout, /Sending build context to Docker daemon\s+6\.\d+MB/);
     assert.match(r.stdout, /about to fail/);
     assert.match(r.stderr, /The command '\/bin\/sh -c echo about to fail && sleep 60 & exit 3' returned a non-zero code: 3/);
     assert.notEqual((await d.docker(['image', 'inspect', 'bad'])).code, 0);

@@ -4,28 +4,15 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DOCKER, TestBerthd, dockerEnv, type DockerResult } from '../../harness/berthd.js';
+import { DOCKER, TestBerthd, runAgainst, type DockerResult } from '../../harness/berthd.js';
 
 const skip = !existsSync(DOCKER) ? `${DOCKER} is not installed` : process.getuid?.() !== 0 ? 'needs root' : false;
 
 function legacyBuild(d: TestBerthd, args: string[]): Promise<DockerResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(DOCKER, ['build', ...args], { env: { ...dockerEnv(d), DOCKER_BUILDKIT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runAgainst(d, [DOCKER, 'build', ...args], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 120_000 });
 }
 
 describe('docker CLI against berthd: legacy build', { skip }, () => {
