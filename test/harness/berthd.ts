@@ -27,6 +27,9 @@ export type DockerResult = CommandResult;
 export interface DockerOptions {
   input?: string;
   timeoutMs?: number;
+  /** Extra environment on top of dockerEnv(d). */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
 }
 
 export class TestBerthd {
@@ -228,9 +231,14 @@ export function dockerEnv(d: TestBerthd): NodeJS.ProcessEnv {
 }
 
 export function runDocker(d: TestBerthd, args: string[], opts: DockerOptions = {}): Promise<DockerResult> {
-  return runClient(DOCKER, args, d, opts);
+  return runAgainst(d, [DOCKER, ...args], opts);
 }
 
 function runClient(file: string, args: string[], d: TestBerthd, opts: DockerOptions): Promise<DockerResult> {
-  return runCommand(file, args, { env: dockerEnv(d), ...opts });
+  return runAgainst(d, [file, ...args], opts);
+}
+
+/** Runs a client program (docker, `node bin/berth` …) against the daemon, output collected. */
+export function runAgainst(d: TestBerthd, argv: string[], opts: DockerOptions = {}): Promise<DockerResult> {
+  return runCommand(argv[0]!, argv.slice(1), { ...opts, env: { ...dockerEnv(d), ...opts.env } });
 }

@@ -15,11 +15,12 @@ export interface RunCommandOptions {
   timeoutMs?: number;
   /** Run as this uid (and gid). */
   uid?: number;
+  cwd?: string;
 }
 
 export function runCommand(program: string, args: string[], opts: RunCommandOptions): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { env: opts.env, stdio: ['pipe', 'pipe', 'pipe'], ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.uid }) });
+    const child = spawn(program, args, { env: opts.env, stdio: ['pipe', 'pipe', 'pipe'], ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.uid }), ...(opts.cwd ? { cwd: opts.cwd } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
