@@ -7,8 +7,10 @@
 //
 // "Cold" is `--no-cache` with the base image present (every step executed: the 50 MB copy,
 // a container for RUN, the layers diffed and stored); "cached" is the same build again
-// with nothing changed. Berth runs in a child process (node start-up counted) that opens
-// the context directory and builds, as `berth build` will once the API route is wired.
+// with nothing changed. Berth is measured three ways: `berth build` against a berthd this
+// bench starts (the whole path: CLI start-up, the context tar with .dockerignore applied,
+// POST /build, the daemon's extraction and build), the builder in a long-running process
+// (berthd's share of that), and the builder in a new node process per build.
 // Results go to docs/benchmarks.md ("Build") by hand; this prints the table.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -27,6 +29,8 @@ import { buildRunSandbox } from '../src/engine/build-sandbox.js';
 import { openContextDir } from '../src/build/context/context.js';
 import { busyboxImage, loadFixtureImage } from '../test/harness/image-fixtures.js';
 import { makeTempDir, removeTempDir } from '../test/harness/tmp.js';
+import { TestBerthd, dockerEnv } from '../test/harness/berthd.js';
+import { REPO_ROOT } from '../test/harness/paths.js';
 import { ensureProgram } from './image/debian-image.js';
 import { PrivateDockerd } from '../test/harness/dockerd.js';
 
@@ -131,6 +135,7 @@ export async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? process.argv[2] ?? 5);
   const scratch = await makeTempDir('bench-build');
   let dockerd: PrivateDockerd | undefined;
+  let berthd: TestBerthd | undefined;
   const here = fileURLToPath(import.meta.url);
   try {
     // The context: a Dockerfile and 50 MB of random bytes.
@@ -152,14 +157,22 @@ export async function main(): Promise<void> {
       const i2 = new ImageStore(join(scratch, 'berth-server'), c2, new OverlaySnapshotter(join(scratch, 'berth-server')));
       await i2.put('busybox:latest', await loadFixtureImage(await busyboxImage('docker'), c2));
     }
+    berthd = await TestBerthd.start('bench-berthd');
+    const berthCli = [process.execPath, join(REPO_ROOT, 'bin', 'berth'), 'build', '-q', '-t', 'bench/build'];
     const tools: Tool[] = [{
-      name: 'berth (long-running process, as in berthd)',
+      name: 'berth build → berthd',
+      cold: () => [...berthCli, '--no-cache', ctx],
+      cached: () => [...berthCli, ctx],
+      env: dockerEnv(berthd),
+      samples: { cold: [], cached: [] },
+    }, {
+      name: 'berth builder (long-running process, as in berthd)',
       cold: () => [],
       cached: () => [],
       server,
       samples: { cold: [], cached: [] },
     }, {
-      name: 'berth (a new node process per build)',
+      name: 'berth builder (a new node process per build)',
       cold: () => [process.execPath, here, '--berth-child', berthRoot, ctx, 'nocache'],
       cached: () => [process.execPath, here, '--berth-child', berthRoot, ctx, 'cache'],
       samples: { cold: [], cached: [] },
@@ -232,6 +245,7 @@ export async function main(): Promise<void> {
     process.stdout.write(lines.join('\n') + '\n');
     await server.close();
   } finally {
+    await berthd?.cleanup().catch((e: unknown) => process.stderr.write(`berthd cleanup: ${String(e)}\n`));
     await dockerd?.stop();
     const p = join(scratch, 'podman');
     if (existsSync(p)) spawnSync('podman', ['--root', join(p, 'root'), '--runroot', join(p, 'run'), '--storage-driver', 'overlay', 'system', 'reset', '-f'], { stdio: 'ignore' });
