@@ -23,6 +23,8 @@ export interface BuildContext {
   dockerfileName: string;
   /** Removes what the context staged (nothing for a directory context). */
   cleanup(): Promise<void>;
+  /** Content digests learnt while the context was extracted (by stat key): not read again. */
+  knownDigests?: FileDigestCache;
 }
 
 export interface ContextOptions {
@@ -84,6 +86,8 @@ export async function extractContextTar(input: AsyncIterable<Buffer | Uint8Array
     if (head[0] === 0x1f && head[1] === 0x8b) source = Readable.from(rest()).pipe(createGunzip());
     const symlinks = new Set<string>();
     const dirModes: [string, number, Date][] = [];
+    const knownDigests: FileDigestCache = new Map();
+    const hashed: [string, string][] = [];
     for await (const entry of readTar(source)) {
       const h = entry.header;
       const rel = safeEntryName(h.name);
@@ -105,13 +109,19 @@ export async function extractContextTar(input: AsyncIterable<Buffer | Uint8Array
         case 'contiguous-file': {
           await rm(dest, { recursive: true, force: true });
           const fh = await open(dest, 'w', 0o600);
+          // Hashed as it is written: the COPY's cache key then needs no second read.
+          const hash = createHash('sha256');
           try {
-            for await (const c of entry.body) await fh.write(c);
+            for await (const c of entry.body) {
+              hash.update(c);
+              await fh.write(c);
+            }
             await fh.chmod(h.mode & 0o7777);
           } finally {
             await fh.close();
           }
           await utimes(dest, h.mtime, h.mtime);
+          hashed.push([dest, hash.digest('hex')]);
           break;
         }
         case 'symlink':
@@ -137,8 +147,11 @@ export async function extractContextTar(input: AsyncIterable<Buffer | Uint8Array
       await chmod(d, mode);
       await utimes(d, mtime, mtime).catch(() => undefined);
     }
+    // Keyed by the stat after every change (owner, mode, a later hard link): a file the tar
+    // overwrote or linked again simply misses and is read.
+    for (const [p, d] of hashed) knownDigests.set(statKey(p, await lstat(p, { bigint: true })), d);
     const df = await readDockerfile(staging, opts);
-    return { root: staging, matcher: await readIgnore(staging), dockerfile: df.text, dockerfileName: df.name, cleanup: () => rm(staging, { recursive: true, force: true }) };
+    return { root: staging, matcher: await readIgnore(staging), dockerfile: df.text, dockerfileName: df.name, cleanup: () => rm(staging, { recursive: true, force: true }), knownDigests };
   } catch (e) {
     await rm(staging, { recursive: true, force: true });
     throw e;
@@ -220,10 +233,10 @@ function statKey(path: string, st: import('node:fs').BigIntStats): string {
   return `${path}\0${st.dev}:${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
 }
 
-async function fileDigest(path: string, cache?: FileDigestCache): Promise<string> {
-  const st = cache ? await lstat(path, { bigint: true }) : undefined;
+async function fileDigest(path: string, cache?: FileDigestCache, known?: FileDigestCache): Promise<string> {
+  const st = cache || known ? await lstat(path, { bigint: true }) : undefined;
   const key = st ? statKey(path, st) : '';
-  const hit = cache?.get(key);
+  const hit = known?.get(key) ?? cache?.get(key);
   if (hit) return hit;
   const h = createHash('sha256');
   for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
@@ -246,7 +259,7 @@ export async function hashContextSources(ctx: BuildContext, rels: string[], cach
       const st = await lstat(p);
       h.update(`${e.rel}\0${e.type}\0${st.mode & 0o7777}\0`);
       if (e.type === 'symlink') h.update(`${await readlink(p)}\0`);
-      else if (e.type === 'file') h.update(`${st.size}\0${await fileDigest(p, cache)}\0`);
+      else if (e.type === 'file') h.update(`${st.size}\0${await fileDigest(p, cache, ctx.knownDigests)}\0`);
     }
   }
   return `sha256:${h.digest('hex')}`;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packContext } from '../../../src/cli/commands/build.js';
-import { extractContextTar, walkContext } from '../../../src/build/context/context.js';
+import { extractContextTar, hashContextSources, walkContext } from '../../../src/build/context/context.js';
 import { readTar } from '../../../src/image/layer/tar-reader.js';
 import { makeTempDir, removeTempDir } from '../../harness/tmp.js';
 
@@ -69,6 +69,10 @@ test('a Dockerfile outside the context goes under a generated name, hidden from 
     try {
       assert.equal(ctx.dockerfile, 'FROM scratch\n');
       assert.deepEqual((await walkContext(ctx)).map((e) => e.rel), ['.', '.dockerignore', 'a.txt']);
+      // Files were hashed while extracted; the sources' digest is the one reading them gives.
+      assert.equal(ctx.knownDigests?.size, 3);
+      const { knownDigests: _, ...unhashed } = ctx;
+      assert.equal(await hashContextSources(ctx, ['.']), await hashContextSources(unhashed, ['.']));
     } finally {
       await ctx.cleanup();
     }
