@@ -94,7 +94,8 @@ export async function packContext(dir: string, dockerfile: { path: string } | { 
   const matcher = new IgnoreMatcher(`${ignoreText}\n!${dfName}\n!.dockerignore\n`);
   const replaced = new Set(extra.map((e) => e.name));
   let bytes = 0;
-  const out = new PassThrough();
+  // Large buffers: a context of many MB goes in 1 MiB steps, not the default 16-64 KiB ones.
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
   const push = async (chunk: Buffer): Promise<void> => {
     bytes += chunk.length;
     if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
@@ -121,7 +122,7 @@ export async function packContext(dir: string, dockerfile: { path: string } | { 
       const base = { mode: st.mode & 0o7777, uid: 0, gid: 0, mtime: st.mtime };
       if (st.isDirectory()) await push(encodeHeader({ ...base, name: `${rel}/`, type: 'directory' }));
       else if (st.isSymbolicLink()) await push(encodeHeader({ ...base, name: rel, type: 'symlink', linkname: await readlink(host) }));
-      else if (st.isFile()) await writeFileEntry(rel, st, createReadStream(host));
+      else if (st.isFile()) await writeFileEntry(rel, st, createReadStream(host, { highWaterMark: 1 << 20 }));
     }
     if (st.isDirectory() && (rel === '' || !matcher.skipsDirectory(rel))) {
       for (const n of (await readdir(host)).sort()) await visit(rel === '' ? n : `${rel}/${n}`);
