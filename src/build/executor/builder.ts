@@ -30,9 +30,8 @@ import { secureJoin } from '../../runtime/compile/index.js';
 import type { BuildContext } from '../context/context.js';
 import { hashContextSources, resolveContextSources, type FileDigestCache } from '../context/context.js';
 import {
-  applyMetadata, copyCreatedBy, evaluateGlobalArgs,
-  withPlatformArgs, expandCopy, expandFrom, heredocFiles, newStageState, parseDockerfile, parseTrigger,
-  runCommand, PREDEFINED_ARGS,
+  applyMetadata, copyCreatedBy, evaluateGlobalArgs, expandCopy, expandFrom, heredocFiles, newStageState, parseDockerfile, parseTrigger,
+  runCommand, withPlatformArgs, PREDEFINED_ARGS,
   type ContainerConfig, type CopyInstruction, type Dockerfile, type Instruction, type RunInstruction, type Stage, type StageState,
 } from '../dockerfile/index.js';
 import { BuildCache, cacheKey } from './cache.js';
@@ -109,7 +108,6 @@ interface StageResult {
 function short(id: string): string {
   return id.replace(/^sha256:/, '').slice(0, 12);
 }
-
 
 export class Builder {
   readonly cache: BuildCache;
