@@ -1,18 +1,16 @@
 // The build context: a directory (`berth build .`) or a tar stream (what POST /build
 // receives, plain or gzip), with .dockerignore applied. A context directory is read in
-// place through the ignore matcher (no copy); a tar is extracted into a staging directory
-// with every entry name checked (no absolute names, no `..`, nothing written through a
-// symlink the tar made), and ignored entries are left out.
+// place through the ignore matcher (no copy); a tar is stored and indexed with every entry
+// name checked (no absolute names, no `..`, nothing below a symlink the tar made), and
+// extracted only when a step copies from it (tar-context.ts). Ignored entries are left out.
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, readlink, rm, symlink, writeFile, link, open, utimes, chmod, lchown } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { invalidParameter, notFound } from '../../errors.js';
-import { readTar } from '../../image/layer/tar-reader.js';
 import { cleanPath, compilePattern, IgnoreMatcher } from './dockerignore.js';
+import { ContextIndex, extractStoredTar, storeContextTar } from './tar-context.js';
 
 export interface BuildContext {
   /** Directory holding the context's files. */
@@ -23,8 +21,10 @@ export interface BuildContext {
   dockerfileName: string;
   /** Removes what the context staged (nothing for a directory context). */
   cleanup(): Promise<void>;
-  /** Content digests learnt while the context was extracted (by stat key): not read again. */
-  knownDigests?: FileDigestCache;
+  /** A context received as a tar: its paths and content digests, read without extracting it. */
+  index?: ContextIndex;
+  /** Puts the files at `root` (a tar context is extracted on the first call); a directory context is there already. */
+  materialize?(): Promise<void>;
 }
 
 export interface ContextOptions {
@@ -67,102 +67,49 @@ export async function openContextDir(dir: string, opts: ContextOptions = {}): Pr
   return { root: dir, matcher: await readIgnore(dir), dockerfile: df.text, dockerfileName: df.name, cleanup: async () => undefined };
 }
 
-/** Extracts a context tar (plain or gzip) into `staging` (created; removed by cleanup()). */
+/**
+ * Receives a context tar (plain or gzip) into `staging` (created; removed by cleanup()): the
+ * tar is stored and indexed (tar-context.ts), not extracted; materialize() extracts it, once,
+ * when a step copies from it.
+ */
 export async function extractContextTar(input: AsyncIterable<Buffer | Uint8Array>, staging: string, opts: ContextOptions = {}): Promise<BuildContext> {
   await mkdir(staging, { recursive: true });
+  const cleanup = (): Promise<void> => rm(staging, { recursive: true, force: true });
   try {
-    const it = input[Symbol.asyncIterator]();
-    const first = await it.next();
-    const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value);
-    async function* rest(): AsyncGenerator<Buffer> {
-      if (head.length) yield head;
-      for (;;) {
-        const n = await it.next();
-        if (n.done) return;
-        yield Buffer.from(n.value);
-      }
+    const dfName = safeRelative(opts.dockerfile ?? 'Dockerfile');
+    const tarPath = join(staging, 'context.tar');
+    const root = join(staging, 'root');
+    const { index, captured } = await storeContextTar(input, tarPath, new Set([dfName, '.dockerignore']));
+    let extracted: Promise<void> | undefined;
+    const materialize = (): Promise<void> => (extracted ??= extractStoredTar(tarPath, root));
+    // A file reached through a symlink or a hard link is not captured: read from the extraction.
+    const readIndexed = async (rel: string): Promise<string | undefined> => {
+      const r = index.resolve(rel, true);
+      if (r === undefined || index.entries.get(r)?.type !== 'file') return undefined;
+      const c = captured.get(rel);
+      if (c !== undefined && r === rel) return c.toString('utf8');
+      await materialize();
+      return readFile(join(root, r), 'utf8');
+    };
+    let dockerfile = opts.dockerfileText;
+    if (dockerfile === undefined) {
+      dockerfile = await readIndexed(dfName);
+      if (dockerfile === undefined) throw notFound(`Cannot locate specified Dockerfile: ${opts.dockerfile ?? 'Dockerfile'}`);
     }
-    let source: AsyncIterable<Buffer> = rest();
-    if (head[0] === 0x1f && head[1] === 0x8b) source = Readable.from(rest()).pipe(createGunzip());
-    const symlinks = new Set<string>();
-    const dirModes: [string, number, Date][] = [];
-    const knownDigests: FileDigestCache = new Map();
-    const hashed: [string, string][] = [];
-    for await (const entry of readTar(source)) {
-      const h = entry.header;
-      const rel = safeEntryName(h.name);
-      if (rel === '.') {
-        for await (const _ of entry.body) { /* drain */ }
-        continue;
-      }
-      for (let p = posix.dirname(rel); p !== '.'; p = posix.dirname(p)) {
-        if (symlinks.has(p)) throw invalidParameter(`context tar entry "${h.name}" is below a symlink (${p})`);
-      }
-      const dest = join(staging, rel);
-      await mkdir(posix.dirname(dest), { recursive: true });
-      switch (h.type) {
-        case 'directory':
-          await mkdir(dest, { recursive: true });
-          dirModes.push([dest, h.mode & 0o7777, h.mtime]);
-          break;
-        case 'file':
-        case 'contiguous-file': {
-          await rm(dest, { recursive: true, force: true });
-          const fh = await open(dest, 'w', 0o600);
-          // Hashed as it is written: the COPY's cache key then needs no second read.
-          const hash = createHash('sha256');
-          try {
-            for await (const c of entry.body) {
-              hash.update(c);
-              await fh.write(c);
-            }
-            await fh.chmod(h.mode & 0o7777);
-          } finally {
-            await fh.close();
-          }
-          await utimes(dest, h.mtime, h.mtime);
-          hashed.push([dest, hash.digest('hex')]);
-          break;
-        }
-        case 'symlink':
-          await rm(dest, { recursive: true, force: true });
-          await symlink(h.linkname, dest);
-          symlinks.add(rel);
-          break;
-        case 'link': {
-          const target = safeEntryName(h.linkname);
-          for (let p = target; p !== '.'; p = posix.dirname(p)) if (symlinks.has(p)) throw invalidParameter(`context tar hard link "${h.name}" points through a symlink`);
-          await rm(dest, { recursive: true, force: true });
-          await link(join(staging, target), dest);
-          break;
-        }
-        default:
-          // Devices and fifos have no place in a build context.
-          break;
-      }
-      if (h.type !== 'file' && h.type !== 'contiguous-file') for await (const _ of entry.body) { /* drain */ }
-      if (process.getuid?.() === 0 && h.type !== 'link') await lchown(dest, h.uid, h.gid).catch(() => undefined);
-    }
-    for (const [d, mode, mtime] of dirModes.reverse()) {
-      await chmod(d, mode);
-      await utimes(d, mtime, mtime).catch(() => undefined);
-    }
-    // Keyed by the stat after every change (owner, mode, a later hard link): a file the tar
-    // overwrote or linked again simply misses and is read.
-    for (const [p, d] of hashed) knownDigests.set(statKey(p, await lstat(p, { bigint: true })), d);
-    const df = await readDockerfile(staging, opts);
-    return { root: staging, matcher: await readIgnore(staging), dockerfile: df.text, dockerfileName: df.name, cleanup: () => rm(staging, { recursive: true, force: true }), knownDigests };
+    const ignore = await readIndexed('.dockerignore');
+    return {
+      root,
+      matcher: new IgnoreMatcher(ignore ?? []),
+      dockerfile,
+      dockerfileName: posix.basename(opts.dockerfile ?? 'Dockerfile'),
+      cleanup,
+      index,
+      materialize,
+    };
   } catch (e) {
-    await rm(staging, { recursive: true, force: true });
+    await cleanup();
     throw e;
   }
-}
-
-function safeEntryName(name: string): string {
-  if (name.includes('\0')) throw invalidParameter(`context tar entry name contains NUL`);
-  const c = cleanPath(name.replace(/^(\.\/)+/, ''));
-  if (c.startsWith('/') || c === '..' || c.startsWith('../')) throw invalidParameter(`context tar entry "${name}" is outside the context`);
-  return c;
 }
 
 export interface ContextEntry {
@@ -176,17 +123,35 @@ export function hasWildcards(s: string): boolean {
   return /[*?[\\]/.test(s);
 }
 
+/** What a context path is (symlinks on the way followed: inside the context for a tar context). */
+async function statContext(ctx: BuildContext, rel: string): Promise<{ type: ContextEntry['type']; mode: number; size: number; linkname: string; digest?: string } | undefined> {
+  if (ctx.index) {
+    const e = ctx.index.lookup(rel);
+    return e && { ...e };
+  }
+  const p = join(ctx.root, rel);
+  const st = await lstat(p).catch(() => undefined);
+  if (!st) return undefined;
+  const type: ContextEntry['type'] = st.isDirectory() ? 'directory' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';
+  return { type, mode: st.mode & 0o7777, size: st.size, linkname: type === 'symlink' ? await readlink(p) : '' };
+}
+
+async function listContext(ctx: BuildContext, rel: string): Promise<string[]> {
+  if (ctx.index) return ctx.index.children(ctx.index.resolve(rel, true) ?? rel);
+  return (await readdir(join(ctx.root, rel))).sort();
+}
+
 /** Everything in the context (not ignored) below `rel` (itself included), parents first, names sorted. */
 export async function walkContext(ctx: BuildContext, rel = '.'): Promise<ContextEntry[]> {
   const out: ContextEntry[] = [];
   const visit = async (r: string): Promise<void> => {
-    const st = await lstat(join(ctx.root, r));
-    const type: ContextEntry['type'] = st.isDirectory() ? 'directory' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';
+    const st = await statContext(ctx, r);
+    if (!st) throw notFound(`stat ${r}: file does not exist in the build context`);
     const ignored = r !== '.' && ctx.matcher.ignores(r);
-    if (!ignored) out.push({ rel: r, type });
-    if (type === 'directory') {
+    if (!ignored) out.push({ rel: r, type: st.type });
+    if (st.type === 'directory') {
       if (r !== '.' && ctx.matcher.skipsDirectory(r)) return;
-      for (const name of (await readdir(join(ctx.root, r))).sort()) await visit(r === '.' ? name : `${r}/${name}`);
+      for (const name of await listContext(ctx, r)) await visit(r === '.' ? name : `${r}/${name}`);
     }
   };
   await visit(rel);
@@ -210,10 +175,10 @@ export async function resolveContextSources(ctx: BuildContext, sources: string[]
       out.push(...hits);
       continue;
     }
-    const st = await lstat(join(ctx.root, rel)).catch(() => undefined);
+    const st = await statContext(ctx, rel);
     let present = st !== undefined && (rel === '.' || !ctx.matcher.ignores(rel));
     // An ignored directory still holds what exception patterns bring back.
-    if (st?.isDirectory() && !present) present = (await walkContext(ctx, rel)).length > 0;
+    if (st?.type === 'directory' && !present) present = (await walkContext(ctx, rel)).length > 0;
     if (!present) {
       throw notFound(`${kind} failed: file not found in build context or excluded by .dockerignore: stat ${rel}: file does not exist`);
     }
@@ -233,10 +198,10 @@ function statKey(path: string, st: import('node:fs').BigIntStats): string {
   return `${path}\0${st.dev}:${st.ino}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}`;
 }
 
-async function fileDigest(path: string, cache?: FileDigestCache, known?: FileDigestCache): Promise<string> {
-  const st = cache || known ? await lstat(path, { bigint: true }) : undefined;
+async function fileDigest(path: string, cache?: FileDigestCache): Promise<string> {
+  const st = cache ? await lstat(path, { bigint: true }) : undefined;
   const key = st ? statKey(path, st) : '';
-  const hit = known?.get(key) ?? cache?.get(key);
+  const hit = cache?.get(key);
   if (hit) return hit;
   const h = createHash('sha256');
   for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
@@ -255,11 +220,10 @@ export async function hashContextSources(ctx: BuildContext, rels: string[], cach
   for (const src of rels) {
     h.update(`src ${src}\0`);
     for (const e of await walkContext(ctx, src)) {
-      const p = join(ctx.root, e.rel);
-      const st = await lstat(p);
-      h.update(`${e.rel}\0${e.type}\0${st.mode & 0o7777}\0`);
-      if (e.type === 'symlink') h.update(`${await readlink(p)}\0`);
-      else if (e.type === 'file') h.update(`${st.size}\0${await fileDigest(p, cache, ctx.knownDigests)}\0`);
+      const st = (await statContext(ctx, e.rel))!;
+      h.update(`${e.rel}\0${e.type}\0${st.mode}\0`);
+      if (e.type === 'symlink') h.update(`${st.linkname}\0`);
+      else if (e.type === 'file') h.update(`${st.size}\0${st.digest ?? (await fileDigest(join(ctx.root, e.rel), cache))}\0`);
     }
   }
   return `sha256:${h.digest('hex')}`;

@@ -517,7 +517,10 @@ class BuildRun {
         });
       } else {
         const ctx = this.opts.context;
-        for (const rel of contextRels) {
+        if (contextRels.length) await ctx.materialize?.();
+        for (const asWritten of contextRels) {
+          // In a tar context, symlinked parents are followed inside the context (the index's view), not on the host.
+          const rel = ctx.index?.resolve(asWritten, false) ?? asWritten;
           const path = join(ctx.root, rel);
           const ak = kind === 'ADD' ? await archiveKind(path).catch(() => undefined) : undefined;
           if (ak) {
