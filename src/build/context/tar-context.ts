@@ -163,6 +163,21 @@ async function writeAll(fh: FileHandle, b: Buffer): Promise<void> {
   for (let off = 0; off < b.length; ) off += (await fh.write(b, off, b.length - off)).bytesWritten;
 }
 
+/** Writes buffers in one writev (no copy into a batch buffer); a short write finishes one by one. */
+async function writeAllv(fh: FileHandle, bufs: Buffer[]): Promise<void> {
+  const total = bufs.reduce((n, b) => n + b.length, 0);
+  let done = (await fh.writev(bufs)).bytesWritten;
+  if (done === total) return;
+  for (const b of bufs) {
+    if (done >= b.length) {
+      done -= b.length;
+      continue;
+    }
+    await writeAll(fh, b.subarray(done));
+    done = 0;
+  }
+}
+
 /**
  * Stores a context tar (plain or gzip) at `tarPath` as a plain tar, indexing it. Entry names
  * are checked as extraction checks them, so a bad tar fails here. The bodies of the files
@@ -179,11 +194,11 @@ export async function storeContextTar(input: AsyncIterable<Buffer | Uint8Array>,
   let inFlight: Promise<void> = Promise.resolve();
   const flush = async (): Promise<void> => {
     if (batchLen === 0) return;
-    const b = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchLen);
+    const b = batch;
     batch = [];
     batchLen = 0;
     await inFlight;
-    inFlight = writeAll(fh, b);
+    inFlight = writeAllv(fh, b);
   };
   async function* tee(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     for await (const c of src) {
