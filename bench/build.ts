@@ -9,8 +9,10 @@
 // a container for RUN, the layers diffed and stored); "cached" is the same build again
 // with nothing changed. Berth is measured three ways: `berth build` against a berthd this
 // bench starts (the whole path: CLI start-up, the context tar with .dockerignore applied,
-// POST /build, the daemon's extraction and build), the builder in a long-running process
-// (berthd's share of that), and the builder in a new node process per build.
+// POST /build, the daemon's receiving of the context and the build), POST /build by curl
+// with the context packed once (the daemon's side alone; dockerd likewise), the builder in
+// a long-running process (berthd's share of that), and the builder in a new node process
+// per build.
 // Results go to docs/benchmarks.md ("Build") by hand; this prints the table.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -157,6 +159,13 @@ export async function main(): Promise<void> {
       const i2 = new ImageStore(join(scratch, 'berth-server'), c2, new OverlaySnapshotter(join(scratch, 'berth-server')));
       await i2.put('busybox:latest', await loadFixtureImage(await busyboxImage('docker'), c2));
     }
+    // The context as the CLIs send it, packed once: POST /build with it by curl measures a
+    // daemon's side alone (receiving the context and building), without a CLI's start-up.
+    const ctxTar = join(scratch, 'ctx.tar');
+    if (spawnSync('tar', ['-C', ctx, '-cf', ctxTar, 'Dockerfile', 'data.bin']).status !== 0) throw new Error('tar of the context failed');
+    const postBuild = (socket: string, noCache: boolean): string[] => ['sh', '-c',
+      `curl -sS --fail --unix-socket "$1" -H 'Expect:' -H 'Content-Type: application/x-tar' -X POST -T "$2" "http://d/build?q=1&networkmode=none&t=bench/build${noCache ? '&nocache=1' : ''}" | grep -q 'sha256:'`,
+      'sh', socket, ctxTar];
     berthd = await TestBerthd.start('bench-berthd');
     const berthCli = [process.execPath, join(REPO_ROOT, 'bin', 'berth'), 'build', '-q', '-t', 'bench/build'];
     const tools: Tool[] = [{
@@ -164,6 +173,11 @@ export async function main(): Promise<void> {
       cold: () => [...berthCli, '--no-cache', ctx],
       cached: () => [...berthCli, ctx],
       env: dockerEnv(berthd),
+      samples: { cold: [], cached: [] },
+    }, {
+      name: 'POST /build → berthd (curl, the daemon\'s side)',
+      cold: () => postBuild(berthd!.socket, true),
+      cached: () => postBuild(berthd!.socket, false),
       samples: { cold: [], cached: [] },
     }, {
       name: 'berth builder (long-running process, as in berthd)',
@@ -179,14 +193,18 @@ export async function main(): Promise<void> {
     }];
     const dockerTool: Tool = { name: 'docker build (legacy builder)', cold: () => [], cached: () => [], env: { ...process.env, DOCKER_BUILDKIT: '0' }, samples: { cold: [], cached: [] } };
     tools.push(dockerTool);
-    if (!ensureProgram('dockerd', 'docker.io')) dockerTool.excluded = 'docker.io is not installed and could not be';
+    const dockerdTool: Tool = { name: 'POST /build → dockerd, legacy builder (curl, the daemon\'s side)', cold: () => [], cached: () => [], samples: { cold: [], cached: [] } };
+    tools.push(dockerdTool);
+    if (!ensureProgram('dockerd', 'docker.io')) dockerTool.excluded = dockerdTool.excluded = 'docker.io is not installed and could not be';
     else {
       const d = join(scratch, 'docker');
       await mkdir(d);
       dockerd = await PrivateDockerd.start(d);
       const dk = dockerd.argv();
       const load = spawnSync(dk[0]!, [...dk.slice(1), 'load', '-i', archive], { encoding: 'utf8' });
-      if (load.status !== 0) dockerTool.excluded = `docker load failed: ${load.stderr}`;
+      if (load.status !== 0) dockerTool.excluded = dockerdTool.excluded = `docker load failed: ${load.stderr}`;
+      dockerdTool.cold = () => postBuild(started.socket, true);
+      dockerdTool.cached = () => postBuild(started.socket, false);
       dockerTool.cold = () => [...dk, 'build', '--no-cache', '--network', 'none', '-q', '-t', 'bench/build', ctx];
       dockerTool.cached = () => [...dk, 'build', '--network', 'none', '-q', '-t', 'bench/build', ctx];
     }
