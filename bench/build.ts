@@ -203,8 +203,9 @@ export async function main(): Promise<void> {
       const dk = dockerd.argv();
       const load = spawnSync(dk[0]!, [...dk.slice(1), 'load', '-i', archive], { encoding: 'utf8' });
       if (load.status !== 0) dockerTool.excluded = dockerdTool.excluded = `docker load failed: ${load.stderr}`;
-      dockerdTool.cold = () => postBuild(started.socket, true);
-      dockerdTool.cached = () => postBuild(started.socket, false);
+      const socket = dockerd.socket;
+      dockerdTool.cold = () => postBuild(socket, true);
+      dockerdTool.cached = () => postBuild(socket, false);
       dockerTool.cold = () => [...dk, 'build', '--no-cache', '--network', 'none', '-q', '-t', 'bench/build', ctx];
       dockerTool.cached = () => [...dk, 'build', '--network', 'none', '-q', '-t', 'bench/build', ctx];
     }
