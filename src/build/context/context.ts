@@ -6,7 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { invalidParameter, notFound } from '../../errors.js';
 import { cleanPath, compilePattern, IgnoreMatcher } from './dockerignore.js';
@@ -79,7 +79,9 @@ export async function extractContextTar(input: AsyncIterable<Buffer | Uint8Array
     const dfName = safeRelative(opts.dockerfile ?? 'Dockerfile');
     const tarPath = join(staging, 'context.tar');
     const root = join(staging, 'root');
-    const { index, captured } = await storeContextTar(input, tarPath, new Set([dfName, '.dockerignore']));
+    // The staging directory was made as extraction makes implied directories: its mode is theirs.
+    const dirMode = (await stat(staging)).mode & 0o7777;
+    const { index, captured } = await storeContextTar(input, tarPath, new Set([dfName, '.dockerignore']), dirMode);
     let extracted: Promise<void> | undefined;
     const materialize = (): Promise<void> => (extracted ??= extractStoredTar(tarPath, root));
     // A file reached through a symlink or a hard link is not captured: read from the extraction.

@@ -181,10 +181,10 @@ async function writeAllv(fh: FileHandle, bufs: Buffer[]): Promise<void> {
 /**
  * Stores a context tar (plain or gzip) at `tarPath` as a plain tar, indexing it. Entry names
  * are checked as extraction checks them, so a bad tar fails here. The bodies of the files
- * named in `capture` (the Dockerfile, .dockerignore) are kept in memory.
+ * named in `capture` (the Dockerfile, .dockerignore) are kept in memory. `dirMode` is the
+ * mode extraction gives directories the tar implies but does not hold (mkdir under the umask).
  */
-export async function storeContextTar(input: AsyncIterable<Buffer | Uint8Array>, tarPath: string, capture: Set<string>): Promise<{ index: ContextIndex; captured: Map<string, Buffer> }> {
-  const dirMode = 0o777 & ~process.umask();
+export async function storeContextTar(input: AsyncIterable<Buffer | Uint8Array>, tarPath: string, capture: Set<string>, dirMode: number): Promise<{ index: ContextIndex; captured: Map<string, Buffer> }> {
   const index = new ContextIndex(dirMode);
   const captured = new Map<string, Buffer>();
   const fh = await open(tarPath, 'wx', 0o600);
