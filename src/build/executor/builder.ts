@@ -13,7 +13,7 @@
 
 import { openCgroupManager } from '../../runtime/cgroups/index.js';
 import { randomBytes, createHash } from 'node:crypto';
-import { mkdir, rm, readFile } from 'node:fs/promises';
+import { lstat, mkdir, rm, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, errorMessage, invalidParameter, isBerthError, notImplemented } from '../../errors.js';
 import type { ContentStore } from '../../image/content/store.js';
@@ -522,7 +522,9 @@ class BuildRun {
           // In a tar context, symlinked parents are followed inside the context (the index's view), not on the host.
           const rel = ctx.index?.resolve(asWritten, false) ?? asWritten;
           const path = join(ctx.root, rel);
-          const ak = kind === 'ADD' ? await archiveKind(path).catch(() => undefined) : undefined;
+          // Only a regular file is sniffed: a symlink is copied as one, never followed out of the context.
+          const regular = kind === 'ADD' && (await lstat(path).catch(() => undefined))?.isFile() === true;
+          const ak = regular ? await archiveKind(path).catch(() => undefined) : undefined;
           if (ak) {
             await extractArchive(path, ak, rootfs, destinationFor(plan.dest.endsWith('/') ? plan.dest : `${plan.dest}/`, workdir, true).path, o);
           } else {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { buildEnv } from './harness.js';
@@ -255,8 +255,11 @@ test('ADD: local tar auto-extraction, URL with --checksum from a 127.0.0.1 serve
     await env.files({ 'src/inner/file.txt': 'in a tar\n' });
     execFileSync('tar', ['-czf', join(env.contextDir, 'bundle.tar.gz'), '-C', join(env.contextDir, 'src'), '.']);
     await rm(join(env.contextDir, 'src'), { recursive: true });
+    // A symlink to an archive outside the context is copied as a symlink, never opened.
+    execFileSync('cp', [join(env.contextDir, 'bundle.tar.gz'), join(tmp, 'outside.tar.gz')]);
+    await symlink(join(tmp, 'outside.tar.gz'), join(env.contextDir, 'outside.tar.gz'));
     const sum = `sha256:${createHash('sha256').update(payload).digest('hex')}`;
-    await env.files({ Dockerfile: `FROM scratch\nADD bundle.tar.gz /opt/\nADD --checksum=${sum} http://127.0.0.1:${port}/files/payload.txt /dl/\nCOPY bundle.tar.gz /raw/\n` });
+    await env.files({ Dockerfile: `FROM scratch\nADD bundle.tar.gz /opt/\nADD --checksum=${sum} http://127.0.0.1:${port}/files/payload.txt /dl/\nCOPY bundle.tar.gz /raw/\nADD outside.tar.gz /ext/\n` });
     const iid = join(tmp, 'iid');
     const r = await env.build({ tags: ['add:1'], iidfile: iid });
     assert.equal(await readFile(iid, 'utf8'), r.imageId);
@@ -265,6 +268,9 @@ test('ADD: local tar auto-extraction, URL with --checksum from a 127.0.0.1 serve
     assert.equal((await env.layerFiles(l1!.digest)).get('opt/inner/file.txt'), 'in a tar\n');
     assert.equal((await env.layerFiles(l2!.digest)).get('dl/payload.txt'), 'downloaded payload\n');
     assert.ok((await env.layerFiles(l3!.digest)).has('raw/bundle.tar.gz'));
+    const ext = await env.layerFiles(img.manifestDoc.layers[3]!.digest);
+    assert.equal(ext.get('ext/outside.tar.gz'), `-> ${join(tmp, 'outside.tar.gz')}`);
+    assert.ok(!ext.has('ext/inner/file.txt'));
     await env.files({ Dockerfile: `FROM scratch\nADD --checksum=sha256:${'0'.repeat(64)} http://127.0.0.1:${port}/files/payload.txt /dl/\n` });
     await assert.rejects(env.build(), /digest mismatch/);
     assert.deepEqual(await env.leftovers(), []);
