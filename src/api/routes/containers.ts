@@ -170,8 +170,10 @@ async function logs(b: ContainerBackend, ctx: RequestContext): Promise<void> {
     for await (const item of messages) {
       if (ctx.signal.aborted) break;
       const batch = Array.isArray(item) ? (item as readonly LogMessage[]) : [item as LogMessage];
-      const frames = batch.map((m) => ({ stream: multiplexed ? (m.stream === 'stderr' ? StreamId.Stderr : StreamId.Stdout) : undefined, data: logLine(m, timestamps, details) }));
-      for (let i = 0; i < frames.length; i += 4096) await out.write(encodeFrames(frames.slice(i, i + 4096)));
+      for (let i = 0; i < batch.length; i += 1024) {
+        const frames = batch.slice(i, i + 1024).map((m) => ({ stream: multiplexed ? (m.stream === 'stderr' ? StreamId.Stderr : StreamId.Stdout) : undefined, data: logLine(m, timestamps, details) }));
+        await out.write(encodeFrames(frames));
+      }
     }
     await out.flush();
   } catch (e) {

@@ -96,6 +96,7 @@ async function rotatedFiles(path: string): Promise<string[]> {
 }
 
 const READ_SIZE = 256 * 1024;
+const BATCH = 1024;
 
 /** The current file, read incrementally; complete lines only. */
 class Cursor {
@@ -183,7 +184,13 @@ export async function* readJsonLogBatches(path: string, opts: ReadLogOptions = {
     }
     return out;
   };
-  const nonEmpty = (b: LogEntry[]): LogEntry[][] => (b.length ? [b] : []);
+  // Batches of at most BATCH entries: what a reader builds from one (messages, frames) is
+  // garbage soon, but a 100k-entry batch would grow the heap for good.
+  const nonEmpty = (b: LogEntry[]): LogEntry[][] => {
+    const out: LogEntry[][] = [];
+    for (let i = 0; i < b.length; i += BATCH) out.push(b.length <= BATCH ? b : b.slice(i, i + BATCH));
+    return out;
+  };
   try {
     for (const e of await fromCursor()) backlog.push(e);
     const start = opts.tail === undefined ? 0 : Math.max(0, backlog.length - opts.tail);
