@@ -163,6 +163,9 @@ interface ExecRecord {
 }
 
 const RUNNING: ContainerStatus[] = ['running', 'paused', 'restarting'];
+/** A restart policy that starts the container again when berthd comes back after a reboot. */
+const restartsAfterBoot = (rec: ContainerRecord): boolean => !['', 'no'].includes(rec.hostConfig.RestartPolicy?.Name ?? '');
+
 const isRunning = (rec: ContainerRecord): boolean => rec.state.status === 'running' || rec.state.status === 'paused';
 
 function signalNumber(sig: string | undefined, fallback: NodeJS.Signals = 'SIGKILL'): NodeJS.Signals | number {
@@ -947,7 +950,11 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         startedAt,
         ...(rec.config.Healthcheck?.Test?.length && rec.config.Healthcheck.Test[0] !== 'NONE' ? { health: { Status: 'starting', FailingStreak: 0, Log: [] } } : {}),
       };
-      await this.save(c);
+      // The record's content is fsync'd, its rename only when a restart policy brings the
+      // container back at boot: after a power loss the container is gone either way, and
+      // the previous record (created, or exited) is what dockerd would show too (it does not
+      // fsync the directory). A berthd crash alone loses nothing: the rename is in the kernel.
+      await saveRecord(this.paths, rec, { syncDir: restartsAfterBoot(rec) });
       this.watchExit(c);
       this.emit(rec, 'start');
       this.startHealthcheck(c);
