@@ -900,11 +900,12 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       const spec = this.specFor(rec, rootfs, netnsPath);
       c.spec = spec;
       rec.namespaces = (spec.linux?.namespaces ?? []).reduce((m, n) => m | namespaceFlag(n.type), 0);
-      await rm(rt, { recursive: true, force: true });
-      await mkdir(rt, { recursive: true, mode: 0o700 });
       cg = this.cgroup(rec);
       await cg.create();
-      await cg.apply(createResources(spec));
+      // The limits are written (thread pool) and the runtime dir made while this thread
+      // compiles the init program; all of it is awaited before berth-monitor starts.
+      const prepared = Promise.all([cg.apply(createResources(spec)), rm(rt, { recursive: true, force: true }).then(() => mkdir(rt, { recursive: true, mode: 0o700 }))]);
+      prepared.catch(() => undefined); // a compile error below leaves it unawaited
       const seccomp = spec.linux?.seccomp ? compileSeccompCached(spec.linux.seccomp, 'seccomp profile') : undefined;
       const tty = rec.config.Tty === true;
       const ops = compileCreate({
@@ -919,6 +920,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         ...(tty ? { consoleSocket: this.paths.consoleSocket(id) } : {}),
       });
       const program = encodeInitProgram(syncBeforeReady(ops, 'attach'));
+      await prepared;
       c.exited = deferred();
       const log = this.logOptions(rec);
       let startedAt = nowIso();
