@@ -12,7 +12,6 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Builder } from '../build/executor/index.js';
-import { buildRunSandbox } from './build-sandbox.js';
 import type { ContentStore } from '../image/content/store.js';
 import type { Snapshotter } from '../image/snapshot/snapshotter.js';
 import type { ImageStore } from '../image/store.js';
@@ -42,7 +41,9 @@ export interface BuildService {
 export function createBuildService(o: BuildServiceOptions): BuildService {
   let loaded: Promise<Builder> | undefined;
   const builder = (): Promise<Builder> =>
-    (loaded ??= import('../build/executor/index.js').then(({ Builder: B }) => new B({ dataRoot: o.dataRoot, content: o.content, images: o.images, snapshotter: o.snapshotter, sandbox: buildRunSandbox(o.execRoot) })));
+    (loaded ??= Promise.all([import('../build/executor/index.js'), import('./build-sandbox.js')]).then(
+      ([{ Builder: B }, { buildRunSandbox }]) => new B({ dataRoot: o.dataRoot, content: o.content, images: o.images, snapshotter: o.snapshotter, sandbox: buildRunSandbox(o.execRoot) }),
+    ));
   const volumes = new VolumeStore(o.dataRoot);
   return {
     builder,
