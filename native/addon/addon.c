@@ -33,6 +33,8 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "ttyMakeRaw", berth_tty_make_raw);
   export_fn(env, exports, "ttyRestore", berth_tty_restore);
   export_fn(env, exports, "lsetxattr", berth_fs_lsetxattr); export_fn(env, exports, "lgetxattr", berth_fs_lgetxattr); export_fn(env, exports, "llistxattr", berth_fs_llistxattr); export_fn(env, exports, "mknod", berth_fs_mknod);
+  export_fn(env, exports, "mount", berth_fs_mount);
+  export_fn(env, exports, "umount2", berth_fs_umount2);
   return exports;
 }
 

@@ -13,6 +13,8 @@ napi_value berth_tty_make_raw(napi_env env, napi_callback_info info);    /* fdpa
 napi_value berth_tty_restore(napi_env env, napi_callback_info info);     /* fdpass.c */
 napi_value berth_fs_lsetxattr(napi_env env, napi_callback_info info), berth_fs_lgetxattr(napi_env env, napi_callback_info info), berth_fs_llistxattr(napi_env env, napi_callback_info info), berth_fs_mknod(napi_env env, napi_callback_info info); /* fs.c */
 
+napi_value berth_fs_mount(napi_env env, napi_callback_info info), berth_fs_umount2(napi_env env, napi_callback_info info); /* fs.c */
+
 /* Throws a JS Error "<what>: <strerror(errno)>" with .code set to the errno name. */
 napi_value berth_throw_errno(napi_env env, const char *what, int err);
 #endif

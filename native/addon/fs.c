@@ -1,11 +1,12 @@
 /* Filesystem calls Node lacks: extended attributes of a path itself (never following a
- * final symlink) with binary values, and mknod with a device number. Policy-free: each
+ * final symlink) with binary values, mknod with a device number, mount(2) and umount2(2). Policy-free: each
  * function is one syscall; errors are thrown as "<call> <path>: <strerror>" with .code. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -167,5 +168,65 @@ napi_value berth_fs_mknod(napi_env env, napi_callback_info info) {
   if (argc > 2 && napi_get_value_uint32(env, argv[2], &major) != napi_ok) return throw_type(env, "major must be a number");
   if (argc > 3 && napi_get_value_uint32(env, argv[3], &minor) != napi_ok) return throw_type(env, "minor must be a number");
   if (mknod(path, (mode_t)mode, makedev(major, minor)) != 0) return throw_path_errno(env, "mknod", path, NULL, errno);
+  return NULL;
+}
+
+#define MOUNT_DATA_MAX 65536
+
+static int get_flags(napi_env env, napi_value v, uint32_t *out) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_undefined) return 1;
+  if (napi_get_value_uint32(env, v, out) != napi_ok) {
+    throw_type(env, "flags must be a number");
+    return 0;
+  }
+  return 1;
+}
+
+/* mount(source, target, fstype, flags = 0, data = "") */
+napi_value berth_fs_mount(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) return throw_type(env, "mount(source, target, fstype, flags?, data?)");
+  char source[PATH_ARG_MAX], target[PATH_ARG_MAX], fstype[64];
+  if (!get_string(env, argv[0], source, sizeof source, "source")) return NULL;
+  if (!get_string(env, argv[1], target, sizeof target, "target")) return NULL;
+  if (!get_string(env, argv[2], fstype, sizeof fstype, "fstype")) return NULL;
+  uint32_t flags = 0;
+  if (argc > 3 && !get_flags(env, argv[3], &flags)) return NULL;
+  /* overlay's lowerdir list of a many-layer image outgrows a path buffer */
+  char *data = NULL;
+  if (argc > 4) {
+    napi_valuetype t;
+    napi_typeof(env, argv[4], &t);
+    if (t != napi_undefined) {
+      data = malloc(MOUNT_DATA_MAX);
+      if (!data) return berth_throw_errno(env, "mount", ENOMEM);
+      if (!get_string(env, argv[4], data, MOUNT_DATA_MAX, "data")) {
+        free(data);
+        return NULL;
+      }
+    }
+  }
+  int rc = mount(source, target, fstype[0] ? fstype : NULL, flags, data);
+  int err = errno;
+  free(data);
+  if (rc != 0) return throw_path_errno(env, "mount", target, NULL, err);
+  return NULL;
+}
+
+/* umount2(target, flags = 0) */
+napi_value berth_fs_umount2(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1) return throw_type(env, "umount2(target, flags?)");
+  char target[PATH_ARG_MAX];
+  if (!get_string(env, argv[0], target, sizeof target, "target")) return NULL;
+  uint32_t flags = 0;
+  if (argc > 1 && !get_flags(env, argv[1], &flags)) return NULL;
+  if (umount2(target, (int)flags) != 0) return throw_path_errno(env, "umount2", target, NULL, errno);
   return NULL;
 }

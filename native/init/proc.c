@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h> /* rename */
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -155,6 +157,21 @@ void op_sethostname(const struct op *o) {
 
 void op_setdomainname(const struct op *o) {
   if (setdomainname(arg_str(o, 0), strlen(arg_str(o, 0))) < 0) fail(errno, "setdomainname `", arg_str(o, 0), "`");
+}
+
+/* Sets IFF_UP on an interface of the current network namespace (the loopback of a new one). */
+void op_link_up(const struct op *o) {
+  const char *name = arg_str(o, 0);
+  struct ifreq ifr;
+  if (strlen(name) >= IFNAMSIZ) fail(ENAMETOOLONG, "interface `", name, "`");
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, name, strlen(name));
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail(errno, "socket to bring up `", name, "`");
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) fail(errno, "flags of interface `", name, "`");
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) fail(errno, "bring up interface `", name, "`");
+  close(fd);
 }
 
 void op_setsid(const struct op *o) {

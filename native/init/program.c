@@ -24,6 +24,7 @@ static const char *const signatures[OP_MAX + 1] = {
   [OP_CONSOLE] = "iii", [OP_WAIT_FIFO] = "i", [OP_SYNC] = "s", [OP_READY] = "",
   [OP_EXEC] = "SSi", [OP_RUN_HOOK] = "sSSbi", [OP_SETSID] = "", [OP_PDEATHSIG] = "i",
   [OP_PERSONALITY] = "i", [OP_CHOWN] = "sii", [OP_JOIN_KEYRING] = "s", [OP_FCHOWN] = "iii", [OP_WAIT_FIFO_AT] = "is",
+  [OP_LINK_UP] = "s",
 };
 
 static const char type_of[128] = { ['i'] = ARG_INT, ['s'] = ARG_STR, ['b'] = ARG_BYTES,

@@ -120,7 +120,8 @@ export interface ContainerLogsOptions {
 
 export interface ContainerLogs {
   tty: boolean;
-  messages: AsyncIterable<LogMessage>;
+  /** One message at a time, or batches of what was available at once (cheaper per line). */
+  messages: AsyncIterable<LogMessage | readonly LogMessage[]>;
 }
 
 export interface AttachOptions {

@@ -76,3 +76,40 @@ export async function writeChunk(res: ServerResponse, chunk: string | Buffer, si
     res.on('close', done);
   });
 }
+
+/**
+ * Coalesces many small writes to a streaming response into few large ones: what is pending
+ * goes out once it reaches `limit` bytes, or on the next turn of the event loop (as soon as
+ * the producer waits for anything), so a follower still sees each piece at once.
+ */
+export class BatchedWriter {
+  private parts: Buffer[] = [];
+  private size = 0;
+  private scheduled: NodeJS.Immediate | undefined;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly signal?: AbortSignal,
+    private readonly limit = 64 * 1024,
+  ) {}
+
+  async write(data: Buffer): Promise<void> {
+    this.parts.push(data);
+    this.size += data.length;
+    if (this.size >= this.limit) return this.flush();
+    this.scheduled ??= setImmediate(() => {
+      this.scheduled = undefined;
+      void this.flush();
+    });
+  }
+
+  async flush(): Promise<void> {
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    if (this.size === 0) return;
+    const data = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
+    this.parts = [];
+    this.size = 0;
+    await writeChunk(this.res, data, this.signal);
+  }
+}

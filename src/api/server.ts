@@ -6,7 +6,6 @@
 
 import { chmod, chown, lstat, mkdir, readFile, rename, unlink } from 'node:fs/promises';
 import { createServer as createHttpServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { Readable, type Duplex } from 'node:stream';
@@ -248,9 +247,10 @@ export function createApiServer(backend: EngineBackend, opts: ApiServerOptions =
     });
   }
 
-  function newServer(tls?: TlsOptions): Server {
+  /** node:https (and tls) is loaded only for a TLS listener: ~3.5 MiB a daemon on a socket does not need. */
+  async function newServer(tls?: TlsOptions): Promise<Server> {
     const server = tls
-      ? createHttpsServer(
+      ? (await import('node:https')).createServer(
           {
             cert: tls.cert,
             key: tls.key,
@@ -285,7 +285,7 @@ export function createApiServer(backend: EngineBackend, opts: ApiServerOptions =
     // never reachable with the umask's permissions.
     const tmp = `${path}.${process.pid}.tmp`;
     await removeStaleSocket(tmp);
-    const server = newServer();
+    const server = await newServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(tmp, () => {
@@ -311,7 +311,7 @@ export function createApiServer(backend: EngineBackend, opts: ApiServerOptions =
   }
 
   async function listenTcp(t: TcpListenOptions): Promise<ListenAddress> {
-    const server = newServer(t.tls);
+    const server = await newServer(t.tls);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(t.port, t.host, () => {

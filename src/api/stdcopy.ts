@@ -38,6 +38,32 @@ export function encodeFrame(stream: StreamId, data: Buffer | string): Buffer {
 }
 
 /**
+ * Frames many payloads into one buffer (with no buffer per payload: a log of 100k lines is
+ * 100k frames). Text is encoded as UTF-8 in place. Raw (unframed) when stream is undefined.
+ */
+export function encodeFrames(frames: readonly { stream: StreamId | undefined; data: Buffer | string }[]): Buffer {
+  let total = 0;
+  const sizes = frames.map((f) => {
+    const n = typeof f.data === 'string' ? Buffer.byteLength(f.data) : f.data.length;
+    if (n > MAX_FRAME) throw new RangeError(`a payload of ${n} bytes is more than a frame holds`);
+    total += n + (f.stream === undefined ? 0 : FRAME_HEADER_SIZE);
+    return n;
+  });
+  const out = Buffer.allocUnsafe(total);
+  let off = 0;
+  frames.forEach((f, i) => {
+    const n = sizes[i]!;
+    if (f.stream !== undefined) {
+      out.writeUInt32BE(f.stream * 0x1000000, off); // id, then three zero bytes
+      out.writeUInt32BE(n, off + 4);
+      off += FRAME_HEADER_SIZE;
+    }
+    off += typeof f.data === 'string' ? out.write(f.data, off, 'utf8') : f.data.copy(out, off);
+  });
+  return out;
+}
+
+/**
  * A Writable that frames everything written to it for one stream id and writes the frames
  * to `out`. Ending it does not end `out`: stdout and stderr share the connection.
  */

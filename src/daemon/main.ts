@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { createApiServer, type ApiServer, type ListenTarget } from '../api/server.js';
 import { BERTH_VERSION } from '../api/version.js';
 import { errorMessage, invalidParameter } from '../errors.js';
@@ -160,6 +161,9 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 1;
     return;
   }
+  // bin/berthd kept V8's young generation from growing while the modules loaded; from here
+  // on it grows with the load (V8's default factor).
+  setFlagsFromString('--semi-space-growth-factor=2');
   log('info', `Daemon has completed initialization (data root ${config.dataRoot}, exec root ${config.execRoot})`);
 
   let stopping = false;

@@ -11,9 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { Builder } from '../build/executor/index.js';
-import { buildRunSandbox } from './build-sandbox.js';
-import { extractContextTar } from '../build/context/context.js';
+import type { Builder } from '../build/executor/index.js';
 import type { ContentStore } from '../image/content/store.js';
 import type { Snapshotter } from '../image/snapshot/snapshotter.js';
 import type { ImageStore } from '../image/store.js';
@@ -33,23 +31,29 @@ export interface BuildServiceOptions {
 }
 
 export interface BuildService {
-  readonly builder: Builder;
+  /** The builder, loaded with the build code on first use (a daemon at rest does not need it). */
+  builder(): Promise<Builder>;
   readonly volumes: VolumeStore;
   imageBuild(opts: ImageBuildOptions, context: Readable, progress: ProgressSink): Promise<void>;
   buildPrune(opts: { all: boolean }): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>;
 }
 
 export function createBuildService(o: BuildServiceOptions): BuildService {
-  const builder = new Builder({ dataRoot: o.dataRoot, content: o.content, images: o.images, snapshotter: o.snapshotter, sandbox: buildRunSandbox(o.execRoot) });
+  let loaded: Promise<Builder> | undefined;
+  const builder = (): Promise<Builder> =>
+    (loaded ??= Promise.all([import('../build/executor/index.js'), import('./build-sandbox.js')]).then(
+      ([{ Builder: B }, { buildRunSandbox }]) => new B({ dataRoot: o.dataRoot, content: o.content, images: o.images, snapshotter: o.snapshotter, sandbox: buildRunSandbox(o.execRoot) }),
+    ));
   const volumes = new VolumeStore(o.dataRoot);
   return {
     builder,
     volumes,
     async imageBuild(opts, body, progress) {
       const staging = join(o.dataRoot, 'build', `context-${randomBytes(8).toString('hex')}`);
+      const { extractContextTar } = await import('../build/context/context.js');
       const context = await extractContextTar(body, staging, { dockerfile: opts.dockerfile });
       try {
-        const r = await builder.build({
+        const r = await (await builder()).build({
           context,
           tags: opts.tags,
           ...(opts.target !== undefined ? { target: opts.target } : {}),
@@ -79,7 +83,7 @@ export function createBuildService(o: BuildServiceOptions): BuildService {
       }
     },
     async buildPrune() {
-      const dir = builder.cache.dir;
+      const dir = (await builder()).cache.dir;
       const deleted: string[] = [];
       let space = 0;
       for (const n of await readdir(dir).catch(() => [] as string[])) {

@@ -58,7 +58,7 @@ import { createResources } from '../runtime/container/devices.js';
 import { mergeEnv } from '../runtime/container/exec-process.js';
 import { encodeInitProgram, op, OpCode, str, type Op } from '../runtime/init-program.js';
 import { sealedInitPath } from '../runtime/init-runner.js';
-import { compileSeccomp } from '../runtime/seccomp.js';
+import { compileSeccompCached } from '../runtime/seccomp.js';
 import type { Process, Spec } from '../runtime/spec/types.js';
 import { namespaceFlag } from '../runtime/compile/flags.js';
 import { EventBus } from './events.js';
@@ -70,7 +70,7 @@ import { hostnameFile, hostsFile, resolvConf } from './etc-files.js';
 import { rfc3339Nano, since } from './human-time.js';
 import type { EngineImages } from './images/index.js';
 import { containerFilter } from './list-filters.js';
-import { attach, readExitFile, readJsonLog, startMonitor, type AttachConnection, type ExitStatus } from './monitor/index.js';
+import { attach, readExitFile, readJsonLog, readJsonLogBatches, startMonitor, type AttachConnection, type ExitStatus } from './monitor/index.js';
 import { NameIndex, newContainerId, randomName, validateName } from './names.js';
 import { buildSpec, capabilitySet, linuxResources, validateResources, type DeviceInfo, type HostLimits } from './oci-spec.js';
 import { ContainerPaths, loadRecord, removeContainerFiles, saveRecord, scanContainerDirs, ZERO_TIME, type ContainerRecord, type ContainerStatus } from './record.js';
@@ -163,6 +163,9 @@ interface ExecRecord {
 }
 
 const RUNNING: ContainerStatus[] = ['running', 'paused', 'restarting'];
+/** A restart policy that starts the container again when berthd comes back after a reboot. */
+const restartsAfterBoot = (rec: ContainerRecord): boolean => !['', 'no'].includes(rec.hostConfig.RestartPolicy?.Name ?? '');
+
 const isRunning = (rec: ContainerRecord): boolean => rec.state.status === 'running' || rec.state.status === 'paused';
 
 function signalNumber(sig: string | undefined, fallback: NodeJS.Signals = 'SIGKILL'): NodeJS.Signals | number {
@@ -315,6 +318,8 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   private readonly defaultUlimits: Ulimit[];
   private readonly net: ContainerNetworking | undefined;
   private closed = false;
+  /** Removals whose rootfs and files are still being deleted (close() waits for them). */
+  private readonly removals = new Set<Promise<void>>();
   private readonly volumes: VolumeStore;
 
   constructor(private readonly opts: EngineOptions) {
@@ -547,6 +552,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   /** Stops watching (the containers go on: live restore); removes the cgroup parent when empty. */
   async close(): Promise<void> {
     this.closed = true;
+    await Promise.allSettled([...this.removals]);
     const parentRel = this.opts.cgroupParent.replace(/^\//, '');
     for (const hier of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
       await rmdir(join('/sys/fs/cgroup', hier, parentRel)).catch(() => undefined);
@@ -894,12 +900,13 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       const spec = this.specFor(rec, rootfs, netnsPath);
       c.spec = spec;
       rec.namespaces = (spec.linux?.namespaces ?? []).reduce((m, n) => m | namespaceFlag(n.type), 0);
-      await rm(rt, { recursive: true, force: true });
-      await mkdir(rt, { recursive: true, mode: 0o700 });
       cg = this.cgroup(rec);
       await cg.create();
-      await cg.apply(createResources(spec));
-      const seccomp = spec.linux?.seccomp ? compileSeccomp(spec.linux.seccomp, 'seccomp profile') : undefined;
+      // The limits are written (thread pool) and the runtime dir made while this thread
+      // compiles the init program; all of it is awaited before berth-monitor starts.
+      const prepared = Promise.all([cg.apply(createResources(spec)), rm(rt, { recursive: true, force: true }).then(() => mkdir(rt, { recursive: true, mode: 0o700 }))]);
+      prepared.catch(() => undefined); // a compile error below leaves it unawaited
+      const seccomp = spec.linux?.seccomp ? compileSeccompCached(spec.linux.seccomp, 'seccomp profile') : undefined;
       const tty = rec.config.Tty === true;
       const ops = compileCreate({
         spec,
@@ -912,8 +919,8 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         containerId: id,
         ...(tty ? { consoleSocket: this.paths.consoleSocket(id) } : {}),
       });
-      const ownNet = (spec.linux?.namespaces ?? []).some((n) => n.type === 'network' && !n.path);
       const program = encodeInitProgram(syncBeforeReady(ops, 'attach'));
+      await prepared;
       c.exited = deferred();
       const log = this.logOptions(rec);
       let startedAt = nowIso();
@@ -928,7 +935,6 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         stderrPath: this.paths.monitorErr(id),
         initPath: await sealedInitPath(),
         onSync: async () => {
-          if (ownNet) await this.loopbackUp(id);
           startedAt = nowIso(); // just before the process is exec'd
           const pending = [...c.pendingAttach];
           c.pendingAttach.clear();
@@ -946,7 +952,11 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         startedAt,
         ...(rec.config.Healthcheck?.Test?.length && rec.config.Healthcheck.Test[0] !== 'NONE' ? { health: { Status: 'starting', FailingStreak: 0, Log: [] } } : {}),
       };
-      await this.save(c);
+      // The record's content is fsync'd, its rename only when a restart policy brings the
+      // container back at boot: after a power loss the container is gone either way, and
+      // the previous record (created, or exited) is what dockerd would show too (it does not
+      // fsync the directory). A berthd crash alone loses nothing: the rename is in the kernel.
+      await saveRecord(this.paths, rec, { syncDir: restartsAfterBoot(rec) });
       this.watchExit(c);
       this.emit(rec, 'start');
       this.startHealthcheck(c);
@@ -964,13 +974,6 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       if (isBerthError(e) && e.kind !== 'System') throw e;
       throw new BerthError('System', `failed to start container ${id}: ${msg}`, { cause: e });
     }
-  }
-
-  /** A new network namespace has a loopback that is down: bring it up, as Docker's networking does. */
-  private async loopbackUp(id: string): Promise<void> {
-    const pid = Number((await readFile(this.paths.pidFile(id), 'utf8').catch(() => '')).trim());
-    if (!pid) return;
-    await run('nsenter', ['-t', String(pid), '-n', 'ip', 'link', 'set', 'lo', 'up']).catch((e: unknown) => this.log('warn', `bring up lo of ${id}: ${errorMessage(e)}`));
   }
 
   /** Notices the exit file (inotify on the runtime dir, and a slow poll as a safety net). */
@@ -1015,7 +1018,11 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     c.healthTimer = undefined;
   }
 
-  /** The end of a run: record it, clean the cgroup and mounts, wake waiters, restart or auto-remove. */
+  /**
+   * The end of a run: record it, wake waiters, then clean the mounts and restart or
+   * auto-remove. The answer comes first: what is cleaned after it (runtime dir, rootfs) is
+   * still done under the container's lock, so the next operation on it waits for it.
+   */
   private async handleExit(c: Live, st: ExitStatus | undefined, error?: string): Promise<void> {
     const rec = c.rec;
     if (!isRunning(rec) && rec.state.status !== 'restarting') return;
@@ -1036,6 +1043,19 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       error: error ?? '',
     };
     if (rec.state.health) rec.state.health = { ...rec.state.health, Status: 'unhealthy' === rec.state.health.Status ? 'unhealthy' : rec.state.health.Status };
+    const policy = rec.hostConfig.RestartPolicy?.Name ?? '';
+    const max = rec.hostConfig.RestartPolicy?.MaximumRetryCount ?? 0;
+    const restart =
+      !rec.manuallyStopped &&
+      !this.closed &&
+      (policy === 'always' || policy === 'unless-stopped' || (policy === 'on-failure' && rec.state.exitCode !== 0 && (max === 0 || rec.restartCount < max)));
+    // An auto-removed container goes from running to removing in one write: `removing` on
+    // disk is what makes a restarted berthd finish the removal.
+    const autoRemove = !restart && rec.hostConfig.AutoRemove === true && !c.removing;
+    if (autoRemove) {
+      c.removing = true;
+      rec.state.status = 'removing';
+    }
     await this.save(c);
     for (const ex of this.execs.values()) {
       // The container's end killed its execs: their status if their monitor wrote it, else SIGKILL's.
@@ -1043,25 +1063,21 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       const execExit = await readExitFile(join(ex.dir, 'exit')).catch(() => undefined);
       await this.execExited(rec, ex, execExit?.exitCode ?? 137);
     }
-    await rm(this.paths.runtime(rec.id), { recursive: true, force: true }).catch(() => undefined);
-    await this.images.unmountRootfs(rec.id).catch(() => undefined);
     if (oom) this.emit(rec, 'oom');
     this.emit(rec, 'die', { exitCode: String(rec.state.exitCode), execDuration: String(Math.max(0, Math.round(ranMs / 1000))) });
     c.exited.resolve();
     this.wake(c, ['next-exit', 'not-running']);
 
-    const policy = rec.hostConfig.RestartPolicy?.Name ?? '';
-    const max = rec.hostConfig.RestartPolicy?.MaximumRetryCount ?? 0;
-    const restart =
-      !rec.manuallyStopped &&
-      !this.closed &&
-      (policy === 'always' || policy === 'unless-stopped' || (policy === 'on-failure' && rec.state.exitCode !== 0 && (max === 0 || rec.restartCount < max)));
+    if (autoRemove) {
+      await this.finishRemove(c).catch((e: unknown) => this.log('error', `auto-remove ${rec.id}: ${errorMessage(e)}`));
+      return;
+    }
+    await rm(this.paths.runtime(rec.id), { recursive: true, force: true }).catch(() => undefined);
+    await this.images.unmountRootfs(rec.id).catch(() => undefined);
     if (restart) {
       // Docker's back-off: 100 ms doubling to 1 min, back to 100 ms after 10 s of running.
       c.backoffMs = ranMs >= 10_000 || c.backoffMs === 0 ? 100 : Math.min(c.backoffMs * 2, 60_000);
       this.scheduleRestart(c, rec.state.exitCode, c.backoffMs);
-    } else if (rec.hostConfig.AutoRemove && !c.removing) {
-      void this.removeContainer(c).catch((e: unknown) => this.log('error', `auto-remove ${rec.id}: ${errorMessage(e)}`));
     }
   }
 
@@ -1243,19 +1259,32 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     });
   }
 
+  /**
+   * Removes a container marked `removing` on disk. Its processes, network and volumes go
+   * before the `removed` waiters are answered; its rootfs and files after (a crash meanwhile
+   * leaves the `removing` record, which recovery finishes).
+   */
   private async finishRemove(c: Live): Promise<void> {
     const rec = c.rec;
     this.stopWatching(c);
     for (const [id, ex] of this.execs) if (ex.containerId === rec.id) this.execs.delete(id);
     await this.killCgroupOf(rec.cgroupsPath);
     await this.net?.detach(rec.id);
-    await this.images.removeRootfs(rec.id);
     await releaseVolumes(this.volumes, rec);
-    await removeContainerFiles(this.paths, rec.id);
     this.names.remove(rec.id, rec.name);
     this.containers.delete(rec.id);
     this.emit(rec, 'destroy');
     this.wake(c, ['removed', 'next-exit', 'not-running']);
+    const files = (async (): Promise<void> => {
+      await this.images.removeRootfs(rec.id);
+      await removeContainerFiles(this.paths, rec.id);
+    })();
+    this.removals.add(files);
+    try {
+      await files;
+    } finally {
+      this.removals.delete(files);
+    }
   }
 
   override async containerPrune(filters: Record<string, string[]>): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {
@@ -1518,7 +1547,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       // dockerd treats a bad tail as "all"
     }
     const toNs = (s: number): bigint => BigInt(Math.floor(s * 1e6)) * 1000n;
-    const iter = readJsonLog(this.paths.log(rec.id), {
+    const iter = readJsonLogBatches(this.paths.log(rec.id), {
       follow: opts.follow && RUNNING.includes(rec.state.status),
       ...(tail !== undefined && Number.isInteger(tail) && tail >= 0 ? { tail } : {}),
       ...(opts.since ? { since: toNs(opts.since) } : {}),
@@ -1527,11 +1556,13 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       signal: opts.signal,
       pollMs: 50,
     });
-    async function* messages(): AsyncGenerator<LogMessage> {
-      for await (const e of iter) {
-        if (e.stream === 'stdout' && !opts.stdout) continue;
-        if (e.stream === 'stderr' && !opts.stderr) continue;
-        yield { stream: e.stream, line: Buffer.from(e.log), timestamp: e.time };
+    async function* messages(): AsyncGenerator<LogMessage[]> {
+      for await (const batch of iter) {
+        const out: LogMessage[] = [];
+        for (const e of batch) {
+          if (e.stream === 'stdout' ? opts.stdout : opts.stderr) out.push({ stream: e.stream, line: e.log, timestamp: e.time });
+        }
+        if (out.length) yield out;
       }
     }
     return { tty: rec.config.Tty === true, messages: messages() };
@@ -1700,7 +1731,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       const rec = c.rec;
       const process_ = this.execProcess(c, ex, consoleSize as [number, number] | undefined);
       const seccompSpec = c.spec?.linux?.seccomp;
-      const seccomp = seccompSpec && !ex.config.Privileged ? compileSeccomp(seccompSpec, 'seccomp profile') : undefined;
+      const seccomp = seccompSpec && !ex.config.Privileged ? compileSeccompCached(seccompSpec, 'seccomp profile') : undefined;
       await mkdir(ex.dir, { recursive: true, mode: 0o700 });
       const consoleSocket = tty ? join(ex.dir, 'console.sock') : undefined;
       let ops = compileExec({

@@ -6,7 +6,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemError } from '../errors.js';
-import { atomicWriteFile } from '../sys/atomic-write.js';
+import { atomicWriteFile, type AtomicWriteOptions } from '../sys/atomic-write.js';
 import type { ContainerConfig, HostConfig, NetworkingConfig } from '../api/types/container.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -124,9 +124,9 @@ export class ContainerPaths {
   }
 }
 
-export async function saveRecord(paths: ContainerPaths, rec: ContainerRecord): Promise<void> {
+export async function saveRecord(paths: ContainerPaths, rec: ContainerRecord, opts?: AtomicWriteOptions): Promise<void> {
   await mkdir(paths.dir(rec.id), { recursive: true, mode: 0o710 });
-  await atomicWriteFile(paths.record(rec.id), JSON.stringify(rec), 0o600);
+  await atomicWriteFile(paths.record(rec.id), JSON.stringify(rec), 0o600, opts);
 }
 
 export async function loadRecord(paths: ContainerPaths, id: string): Promise<ContainerRecord | undefined> {

@@ -57,6 +57,7 @@ export enum OpCode {
   JOIN_KEYRING = 50,
   FCHOWN = 51,
   WAIT_FIFO_AT = 52,
+  LINK_UP = 53,
 }
 
 export enum ArgType {
@@ -156,6 +157,7 @@ export const OP_SIGNATURES: Readonly<Record<OpCode, readonly ArgType[]>> = {
   [OpCode.JOIN_KEYRING]: [S],
   [OpCode.FCHOWN]: [I, I, I],
   [OpCode.WAIT_FIFO_AT]: [I, S],
+  [OpCode.LINK_UP]: [S],
 };
 
 export class InitProgramError extends Error {}

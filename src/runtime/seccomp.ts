@@ -358,3 +358,24 @@ export function seccompListenerMessage(state: object, metadata: string): Buffer 
     `{"ociVersion":${safe(ociVersion)},"fds":["seccompFd"],"pid":${PID_TOKEN},"metadata":${safe(metadata)},"state":${stateWithPid}}`,
   );
 }
+
+const compiledProfiles = new Map<string, CompiledSeccomp>();
+const COMPILED_PROFILES_KEPT = 16;
+
+/**
+ * compileSeccomp with the result remembered per profile, for a daemon that compiles the same
+ * profile (Docker's default) at every start: building the BPF costs milliseconds, the
+ * lookup a JSON.stringify of the profile. A profile with a listener is compiled every time
+ * (its message names the container).
+ */
+export function compileSeccompCached(seccomp: LinuxSeccomp, field = 'linux.seccomp'): CompiledSeccomp {
+  if (seccomp.listenerPath) return compileSeccomp(seccomp, field);
+  const key = `${field}\0${JSON.stringify(seccomp)}`;
+  let compiled = compiledProfiles.get(key);
+  if (!compiled) {
+    compiled = compileSeccomp(seccomp, field);
+    if (compiledProfiles.size >= COMPILED_PROFILES_KEPT) compiledProfiles.delete(compiledProfiles.keys().next().value!);
+    compiledProfiles.set(key, compiled);
+  }
+  return compiled;
+}

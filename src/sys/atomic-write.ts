@@ -20,7 +20,16 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-export async function atomicWriteFile(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export interface AtomicWriteOptions {
+  /**
+   * false: the rename is not fsync'd. The content is (never torn), but after a power loss the
+   * path may still hold its previous content; only for writes whose previous content is a
+   * consistent state to come back to.
+   */
+  syncDir?: boolean;
+}
+
+export async function atomicWriteFile(path: string, data: string | Uint8Array, mode = 0o644, opts: AtomicWriteOptions = {}): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempName(path);
   const fh = await open(tmp, 'wx', mode);
@@ -39,7 +48,7 @@ export async function atomicWriteFile(path: string, data: string | Uint8Array, m
     await unlink(tmp).catch(() => undefined);
     throw e;
   }
-  await fsyncDir(dirname(path));
+  if (opts.syncDir !== false) await fsyncDir(dirname(path));
 }
 
 export function atomicWriteFileSync(path: string, data: string | Uint8Array, mode = 0o644): void {

@@ -87,6 +87,10 @@ export interface NativeAddon {
   llistxattr(path: string): string[];
   /** mknod(2): `mode` includes the file type bits (S_IFCHR, S_IFBLK, S_IFIFO, S_IFREG). */
   mknod(path: string, mode: number, major?: number, minor?: number): void;
+  /** mount(2) (synchronous: one syscall, far cheaper than spawning mount(8)); flags are MS_*. */
+  mount(source: string, target: string, fstype: string, flags?: number, data?: string): void;
+  /** umount2(2); flags are MNT_* / UMOUNT_*. */
+  umount2(target: string, flags?: number): void;
 }
 
 let cached: NativeAddon | undefined;

@@ -31,6 +31,8 @@ export function runCommand(program: string, args: string[], opts: RunCommandOpti
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A quick command may exit before its stdin is closed: EPIPE then is no error.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }

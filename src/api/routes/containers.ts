@@ -5,11 +5,11 @@
 import { invalidParameter } from '../../errors.js';
 import type { ContainerBackend } from '../backend.js';
 import { boolValue, boolValueOrDefault, intValue, parseFilters, uint32Value, validateFilters } from '../body.js';
-import { startStream, writeChunk, writeJson, writeNoContent, type RequestContext } from '../context.js';
+import { BatchedWriter, startStream, writeChunk, writeJson, writeNoContent, type RequestContext } from '../context.js';
 import { MEDIA_TYPE_MULTIPLEXED_STREAM, MEDIA_TYPE_RAW_STREAM } from '../hijack.js';
 import { route, type Route } from '../router.js';
 import { containerConfigSchema, containerCreateSchema, containerUpdateSchema } from '../schemas.js';
-import { encodeFrame, StreamId } from '../stdcopy.js';
+import { encodeFrame, encodeFrames, StreamId } from '../stdcopy.js';
 import type {
   ContainerConfig,
   ContainerCreateBody,
@@ -127,7 +127,7 @@ async function wait(b: ContainerBackend, ctx: RequestContext): Promise<void> {
 }
 
 /** RFC 3339 timestamps, attributes and the line, as `docker logs` shows them. */
-function logLine(m: LogMessage, timestamps: boolean, details: boolean): Buffer {
+function logLine(m: LogMessage, timestamps: boolean, details: boolean): Buffer | string {
   let prefix = '';
   if (timestamps && m.timestamp !== undefined) prefix += `${m.timestamp} `;
   if (details) {
@@ -136,7 +136,8 @@ function logLine(m: LogMessage, timestamps: boolean, details: boolean): Buffer {
       .join(',');
     prefix += `${attrs} `;
   }
-  return prefix === '' ? m.line : Buffer.concat([Buffer.from(prefix), m.line]);
+  if (prefix === '') return m.line;
+  return typeof m.line === 'string' ? prefix + m.line : Buffer.concat([Buffer.from(prefix), m.line]);
 }
 
 async function logs(b: ContainerBackend, ctx: RequestContext): Promise<void> {
@@ -161,14 +162,23 @@ async function logs(b: ContainerBackend, ctx: RequestContext): Promise<void> {
   });
   const multiplexed = !tty;
   startStream(ctx.res, multiplexed && versionAtLeast(ctx.apiVersion, '1.42') ? MEDIA_TYPE_MULTIPLEXED_STREAM : MEDIA_TYPE_RAW_STREAM);
+  // Lines go out in writes of up to 64 KiB: one write (and one HTTP chunk) per line made
+  // 100k lines cost seconds. A follower still gets each line at once: what is pending is
+  // written as soon as the source has to wait.
+  const out = new BatchedWriter(ctx.res, ctx.signal);
   try {
-    for await (const m of messages) {
+    for await (const item of messages) {
       if (ctx.signal.aborted) break;
-      const line = logLine(m, timestamps, details);
-      await writeChunk(ctx.res, multiplexed ? encodeFrame(m.stream === 'stderr' ? StreamId.Stderr : StreamId.Stdout, line) : line, ctx.signal);
+      const batch = Array.isArray(item) ? (item as readonly LogMessage[]) : [item as LogMessage];
+      for (let i = 0; i < batch.length; i += 1024) {
+        const frames = batch.slice(i, i + 1024).map((m) => ({ stream: multiplexed ? (m.stream === 'stderr' ? StreamId.Stderr : StreamId.Stdout) : undefined, data: logLine(m, timestamps, details) }));
+        await out.write(encodeFrames(frames));
+      }
     }
+    await out.flush();
   } catch (e) {
     // The status is out: report in band, as dockerd does, on the system-error stream.
+    await out.flush().catch(() => undefined);
     if (multiplexed && !ctx.res.writableEnded) ctx.res.write(encodeFrame(StreamId.SystemErr, String((e as Error).message ?? e)));
   }
   ctx.res.end();

@@ -308,7 +308,8 @@ export interface ContainerCommitResponse {
 /** One line of a container's log, as the engine hands it to the API. */
 export interface LogMessage {
   stream: 'stdout' | 'stderr';
-  line: Buffer;
+  /** Bytes, or text (encoded as UTF-8 once, straight into the response's buffer). */
+  line: Buffer | string;
   /** RFC 3339 with nanoseconds, UTC; written before the line when `timestamps` is asked. */
   timestamp?: string;
   /** Extra attributes (labels, env) shown with `details`. */

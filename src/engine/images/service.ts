@@ -19,17 +19,12 @@ import { BerthError, conflict, invalidParameter, isBerthError, notFound, notImpl
 import { ContentStore } from '../../image/content/store.js';
 import { isIndexMediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from '../../image/media-types.js';
 import { parsePlatform } from '../../image/platform.js';
-import { parseJson, pullImage } from '../../image/pull.js';
-import { pushImage } from '../../image/push.js';
 import { familiarName, familiarString, formatReference, parseNormalizedReference, parseReference, referenceName, type Reference } from '../../image/reference.js';
-import { RegistryClient } from '../../image/registry/client.js';
+import type { RegistryClient } from '../../image/registry/client.js';
 import { dockerConfigCredentials, type CredentialLookup } from '../../image/registry/credentials.js';
 import { BaseSnapshotter, defaultSnapshotter, OverlaySnapshotter, VfsSnapshotter, type Snapshotter } from '../../image/snapshot/snapshotter.js';
 import { ImageStore, type ImageRecord, type ResolvedImage } from '../../image/store.js';
 import { chainIds } from '../../image/unpack.js';
-import { applyChanges } from '../../image/archive/changes.js';
-import { exportSnapshot, mountLayers } from '../../image/archive/export.js';
-import { packDirectory } from '../../image/layer/diff.js';
 import { MediaType } from '../../image/media-types.js';
 import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
@@ -37,9 +32,6 @@ import { createGzip } from 'node:zlib';
 import { filterListed, IMAGE_LIST_FILTERS, IMAGE_PRUNE_FILTERS, pruneLabelsMatch, untilFilter } from './filters.js';
 import { GcGuard } from './gc-guard.js';
 import { PullProgress, PushProgress } from './progress-messages.js';
-import { runImport, runLoad, runSave } from './archives.js';
-import { authCredentials, combinedLookup, login } from './registry-auth.js';
-import { translatePullError, translateRegistryError } from './registry-errors.js';
 import { containerSnapshotKey, RootfsManager } from './rootfs.js';
 
 /** The `config` object of an image config (Env, Cmd, Entrypoint, WorkingDir, User, Labels, Healthcheck…). */
@@ -149,10 +141,14 @@ interface DeleteConflict {
   message: string;
 }
 
+// Registry transfers, archives (save, load, import, export) and commit load their code on
+// first use (dynamic imports below): a daemon at rest does none of them, and that code
+// with node:https is ~2 MiB of its RSS.
+
 export class EngineImagesService implements EngineImages {
   private parts: Promise<Parts> | undefined;
   private readonly guard = new GcGuard();
-  private readonly registry: RegistryClient;
+  private registry: Promise<RegistryClient> | undefined;
   private readonly configCredentials: CredentialLookup | undefined;
   /** container ID → image ID of the rootfs snapshots (kept in memory for imageUsedBy). */
   private readonly rootfsImages = new Map<string, string>();
@@ -162,13 +158,13 @@ export class EngineImagesService implements EngineImages {
   constructor(private readonly opts: EngineImagesOptions) {
     this.driverInUse = opts.snapshotter;
     this.configCredentials = opts.dockerConfigDir ? dockerConfigCredentials(join(opts.dockerConfigDir, 'config.json')) : undefined;
-    this.registry = this.newClient(undefined);
   }
 
-  private newClient(auth: AuthConfig | undefined): RegistryClient {
+  private async newClient(auth: AuthConfig | undefined): Promise<RegistryClient> {
+    const [{ RegistryClient: Client }, { authCredentials, combinedLookup }] = await Promise.all([import('../../image/registry/client.js'), import('./registry-auth.js')]);
     const creds = authCredentials(auth);
     const fallback = this.configCredentials;
-    return new RegistryClient({
+    return new Client({
       mirrors: this.opts.registryMirrors,
       insecureRegistries: this.opts.insecureRegistries,
       userAgent: USER_AGENT,
@@ -176,8 +172,9 @@ export class EngineImagesService implements EngineImages {
     });
   }
 
-  private clientFor(auth: AuthConfig | undefined): RegistryClient {
-    return authCredentials(auth) ? this.newClient(auth) : this.registry;
+  private async clientFor(auth: AuthConfig | undefined): Promise<RegistryClient> {
+    const { authCredentials } = await import('./registry-auth.js');
+    return authCredentials(auth) ? this.newClient(auth) : (this.registry ??= this.newClient(undefined));
   }
 
   /** Opens the stores once: probes overlayfs, drops leftovers of interrupted unpacks. */
@@ -288,12 +285,14 @@ export class EngineImagesService implements EngineImages {
   /** The directories of the container's rootfs, top (its own layer) first; one for vfs. */
   async containerLayers(containerId: string): Promise<{ driver: 'overlay' | 'vfs'; dirs: string[] }> {
     const { snapshotter } = await this.ready();
+    const { mountLayers } = await import('../../image/archive/export.js');
     return { driver: snapshotter.driver, dirs: mountLayers(await snapshotter.mounts(containerSnapshotKey(containerId))) };
   }
 
   /** `docker export`: the container's whole filesystem as a tar, read from its layers (nothing mounted). */
   async exportRootfs(containerId: string): Promise<Readable> {
     const { snapshotter } = await this.ready();
+    const { exportSnapshot } = await import('../../image/archive/export.js');
     return exportSnapshot(snapshotter, containerSnapshotKey(containerId));
   }
 
@@ -306,6 +305,7 @@ export class EngineImagesService implements EngineImages {
     const { store, snapshotter, content } = await this.ready();
     if (snapshotter.driver !== 'overlay') throw notImplemented('commit needs the overlay snapshotter (vfs keeps no separate container layer)');
     const parent = await this.find(opts.imageId);
+    const [{ mountLayers }, { packDirectory }, { applyChanges }] = await Promise.all([import('../../image/archive/export.js'), import('../../image/layer/diff.js'), import('../../image/archive/changes.js')]);
     const [upper] = mountLayers(await snapshotter.mounts(containerSnapshotKey(opts.containerId)));
     if (!upper) throw notFound(`no layer for container ${opts.containerId}`);
     const diffHash = createHash('sha256');
@@ -396,7 +396,8 @@ export class EngineImagesService implements EngineImages {
     const { content, snapshotter, store } = await this.ready();
     const ref = parseNormalizedReference(pullReference(opts.image, opts.tag));
     const platform = opts.platform !== undefined ? parsePlatform(opts.platform) : undefined;
-    const registry = this.clientFor(opts.auth);
+    const registry = await this.clientFor(opts.auth);
+    const [{ pullImage }, { translatePullError }] = await Promise.all([import('../../image/pull.js'), import('./registry-errors.js')]);
     const name = formatReference(ref);
     const shaper = new PullProgress(progress, { status: `Pulling from ${ref.path}`, id: ref.digest ?? ref.tag ?? 'latest' });
     const aborted = (): void => {
@@ -442,7 +443,8 @@ export class EngineImagesService implements EngineImages {
       }
       throw notFound(`An image does not exist locally with the tag: ${familiarName(repoRef)}`);
     }
-    const registry = this.clientFor(opts.auth);
+    const registry = await this.clientFor(opts.auth);
+    const [{ parseJson }, { pushImage }, { translateRegistryError }] = await Promise.all([import('../../image/pull.js'), import('../../image/push.js'), import('./registry-errors.js')]);
     for (const rec of tagged.sort((a, b) => a.name.localeCompare(b.name))) {
       const ref = parseNormalizedReference(rec.name);
       const target = await this.pushTarget(store, rec.target);
@@ -468,6 +470,7 @@ export class EngineImagesService implements EngineImages {
   /** What to push for a record: its target, or its platform manifest when an index lacks children. */
   private async pushTarget(store: ImageStore, target: Descriptor): Promise<Descriptor> {
     if (!isIndexMediaType(target.mediaType)) return target;
+    const { parseJson } = await import('../../image/pull.js');
     const index = parseJson<ImageIndex>(await store.content.get(target.digest), `index ${target.digest}`);
     for (const m of index.manifests) if (!(await store.content.has(m.digest))) return store.manifestOf(target);
     return target;
@@ -606,6 +609,7 @@ export class EngineImagesService implements EngineImages {
 
   async imageImport(opts: ImageImportOptions, progress: ProgressSink): Promise<void> {
     const { store } = await this.ready();
+    const { runImport } = await import('./archives.js');
     await this.guard.shared(() => runImport(store, opts, progress));
   }
 
@@ -613,11 +617,13 @@ export class EngineImagesService implements EngineImages {
     const { store } = await this.ready();
     // Unknown names are refused before the stream starts, in dockerd's words.
     for (const n of names) await this.find(n);
+    const { runSave } = await import('./archives.js');
     return runSave(store, names);
   }
 
   async imageLoad(archive: Readable, _opts: { quiet: boolean; platform?: string; signal: AbortSignal }, progress: ProgressSink): Promise<void> {
     const { store } = await this.ready();
+    const { runLoad } = await import('./archives.js');
     await this.guard.shared(() => runLoad(store, archive, progress));
   }
 
@@ -628,6 +634,7 @@ export class EngineImagesService implements EngineImages {
   // --- /auth ----------------------------------------------------------------------------------
 
   async authenticate(config: AuthConfig): Promise<AuthResponse> {
+    const { login } = await import('./registry-auth.js');
     return login(config, { insecureRegistries: this.opts.insecureRegistries }, USER_AGENT);
   }
 }

@@ -2,5 +2,5 @@
 export { startMonitor, type MonitorOptions, type MonitorLogOptions, type MonitorStarted } from './start-monitor.js';
 export { attach, demux, encodeFrame, FrameDecoder, AttachConnection, STREAM_STDIN, STREAM_STDOUT, STREAM_STDERR, type Frame } from './attach.js';
 export { readExitFile, parseExitFile, waitForExitFile, type ExitStatus, type WaitExitOptions } from './exit-file.js';
-export { readJsonLog, parseLogLine, parseRfc3339Nano, type LogEntry, type ReadLogOptions } from './json-log.js';
+export { readJsonLog, readJsonLogBatches, parseLogLine, parseRfc3339Nano, type LogEntry, type ReadLogOptions } from './json-log.js';
 export { berthMonitorPath } from './monitor-path.js';

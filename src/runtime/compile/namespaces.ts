@@ -22,7 +22,7 @@ export interface NamespacePlan {
   cloneFlags: number;
   /** Parent ops after CLONE: setgroups, uid_map, gid_map. */
   parentMaps: Op[];
-  /** The child's first ops after RELEASE: become root in the user namespace, drop supplementary groups. */
+  /** The child's first ops after RELEASE: become root in the user namespace, drop supplementary groups, bring up a new network namespace's loopback. */
   childEarly: Op[];
   /** The child unshares a new cgroup namespace once it is in its cgroup. */
   newCgroup: boolean;
@@ -90,6 +90,9 @@ export function planNamespaces(spec: Spec, rootless: boolean): NamespacePlan {
   if (userns !== 'none') childEarly.push(op(OpCode.SETRESGID, int(0)));
   if (!rootless) childEarly.push(op(OpCode.SETGROUPS, intlist([])));
   if (userns !== 'none') childEarly.push(op(OpCode.SETRESUID, int(0)));
+  // A new network namespace has only a loopback, down: runc brings it up, and so do we.
+  const net = byType.get('network');
+  if (net && !net.path) childEarly.push(op(OpCode.LINK_UP, str('lo')));
 
   const cgroup = byType.get('cgroup');
   return {

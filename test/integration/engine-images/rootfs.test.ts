@@ -5,11 +5,11 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ContentStore } from '../../../src/image/content/store.js';
 import { ImageStore } from '../../../src/image/store.js';
-import { isMountPoint } from '../../../src/engine/images/rootfs-mount.js';
+import { isMountPoint, mountSnapshot, unmountAll } from '../../../src/engine/images/rootfs-mount.js';
 import { createEngineImages } from '../../../src/engine/images/index.js';
 import { isBerthError } from '../../../src/errors.js';
 import { busyboxImage, loadFixtureImage } from '../../harness/image-fixtures.js';
@@ -83,3 +83,37 @@ for (const driver of ['overlay', 'vfs'] as const) {
     });
   });
 }
+
+describe('mounting through mount(2)', { skip: root }, () => {
+  test('a read-only bind mount, a busy unmount detached, a failed mount naming its target', async () => {
+    const dir = await makeTempDir('engine-rootfs-mount');
+    const source = join(dir, 'source');
+    const target = join(dir, 'target');
+    try {
+      await mkdir(source);
+      await mkdir(target);
+      await writeFile(join(source, 'f'), 'content');
+      await mountSnapshot([{ type: 'bind', source, options: ['ro', 'rbind'] }], target);
+      assert.ok(await isMountPoint(target));
+      assert.equal(await readFile(join(target, 'f'), 'utf8'), 'content');
+      await assert.rejects(writeFile(join(target, 'g'), 'x'), /EROFS/);
+      // A file open below it makes umount2 fail with EBUSY: the tree is detached lazily.
+      const held = await open(join(target, 'f'), 'r');
+      try {
+        await unmountAll(target);
+        assert.ok(!(await isMountPoint(target)), 'detached although busy');
+      } finally {
+        await held.close();
+      }
+      await unmountAll(target); // not a mount point: nothing to do
+      await assert.rejects(
+        mountSnapshot([{ type: 'overlay', source: 'overlay', options: [`lowerdir=${join(dir, 'nosuch')}`] }], target),
+        (e: unknown) => isBerthError(e, 'System') && (e as Error).message.startsWith(`mount overlay rootfs on ${target}: mount ${target}: `),
+      );
+      assert.ok(!(await isMountPoint(target)));
+    } finally {
+      await unmountAll(target).catch(() => undefined);
+      await removeTempDir(dir);
+    }
+  });
+});

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJsonLog, waitForExitFile, type LogEntry, type ReadLogOptions } from '../../../src/engine/monitor/index.js';
+import { parseRfc3339Nano, readJsonLog, waitForExitFile, type LogEntry, type ReadLogOptions } from '../../../src/engine/monitor/index.js';
 import { makeBox, processesMentioning, skipUnlessRoot, startSh, waitGone, type Box } from './helpers.js';
 
 async function entries(path: string, opts: ReadLogOptions = {}): Promise<LogEntry[]> {
@@ -40,8 +40,8 @@ test('json-file lines: streams, escaping, invalid UTF-8, long and partial lines'
     assert.deepEqual(out, ['a\n', 'tab\there "q" \\ \u0001 é \ufffd\n', 'x'.repeat(16384), 'x'.repeat(20000 - 16384) + '\n', 'partial']);
     assert.deepEqual(err, ['b\n', 'tail-err']);
     // times are increasing per stream and near now
-    for (const e of all) assert.ok(Math.abs(Number(e.timeNs / 1_000_000n) - Date.now()) < 60_000, e.time);
-    const outTimes = all.filter((e) => e.stream === 'stdout').map((e) => e.timeNs);
+    for (const e of all) assert.ok(Math.abs(Number(parseRfc3339Nano(e.time) / 1_000_000n) - Date.now()) < 60_000, e.time);
+    const outTimes = all.filter((e) => e.stream === 'stdout').map((e) => parseRfc3339Nano(e.time));
     assert.deepEqual([...outTimes].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)), outTimes);
   } finally {
     await box.cleanup();
@@ -79,9 +79,9 @@ test('since and until select by time', { skip: skipUnlessRoot }, async () => {
     const all = await entries(box.logFile);
     assert.deepEqual(all.map((e) => e.log), ['a\n', 'b\n', 'c\n']);
     const b = all[1]!;
-    assert.deepEqual((await entries(box.logFile, { since: b.timeNs })).map((e) => e.log), ['b\n', 'c\n']);
-    assert.deepEqual((await entries(box.logFile, { until: b.timeNs })).map((e) => e.log), ['a\n']);
-    assert.deepEqual((await entries(box.logFile, { since: new Date(Number(b.timeNs / 1_000_000n) + 1) })).map((e) => e.log), ['c\n']);
+    assert.deepEqual((await entries(box.logFile, { since: parseRfc3339Nano(b.time) })).map((e) => e.log), ['b\n', 'c\n']);
+    assert.deepEqual((await entries(box.logFile, { until: parseRfc3339Nano(b.time) })).map((e) => e.log), ['a\n']);
+    assert.deepEqual((await entries(box.logFile, { since: new Date(Number(parseRfc3339Nano(b.time) / 1_000_000n) + 1) })).map((e) => e.log), ['c\n']);
   } finally {
     await box.cleanup();
   }
