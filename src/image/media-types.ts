@@ -58,24 +58,26 @@ export interface HistoryEntry {
   empty_layer?: boolean;
 }
 
+/** The runtime defaults an image config carries for its containers (`config` in the OCI image config). */
+export interface ImageRuntimeConfig {
+  User?: string;
+  Env?: string[];
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  WorkingDir?: string;
+  Labels?: Record<string, string> | null;
+  ExposedPorts?: Record<string, object>;
+  Volumes?: Record<string, object>;
+  StopSignal?: string;
+}
+
 export interface ImageConfig {
   architecture: string;
   os: string;
   variant?: string;
   created?: string;
   author?: string;
-  config?: {
-    User?: string;
-    Env?: string[];
-    Entrypoint?: string[] | null;
-    Cmd?: string[] | null;
-    WorkingDir?: string;
-    Labels?: Record<string, string> | null;
-    ExposedPorts?: Record<string, object>;
-    Volumes?: Record<string, object>;
-    StopSignal?: string;
-    [k: string]: unknown;
-  };
+  config?: ImageRuntimeConfig & { [k: string]: unknown };
   rootfs: { type: 'layers'; diff_ids: string[] };
   history?: HistoryEntry[];
   [k: string]: unknown;

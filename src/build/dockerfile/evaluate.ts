@@ -7,20 +7,12 @@
 import { posix } from 'node:path';
 import { formatPlatform } from '../../image/platform.js';
 import type { Platform } from '../../image/media-types.js';
+import type { ImageRuntimeConfig } from '../../image/media-types.js';
 import { expandWord, expandWords, type Vars } from './expand.js';
 import type { ArgInstruction, CmdInstruction, CommandForm, CopyInstruction, FromInstruction, Healthcheck, Instruction, RunInstruction } from './instructions.js';
 
 /** The runtime config part of an image config (what docker inspect shows as Config). */
-export interface ContainerConfig {
-  User?: string;
-  Env?: string[];
-  Entrypoint?: string[] | null;
-  Cmd?: string[] | null;
-  WorkingDir?: string;
-  Labels?: Record<string, string> | null;
-  ExposedPorts?: Record<string, object>;
-  Volumes?: Record<string, object>;
-  StopSignal?: string;
+export interface ContainerConfig extends ImageRuntimeConfig {
   Healthcheck?: Healthcheck;
   OnBuild?: string[] | null;
   Shell?: string[];
