@@ -54,6 +54,18 @@ static napi_value throw_path_errno(napi_env env, const char *call, const char *p
   return berth_throw_errno(env, what, err);
 }
 
+/* An optional unsigned flags argument (undefined = 0); false with a TypeError thrown otherwise. */
+static int get_flags(napi_env env, napi_value v, uint32_t *out) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_undefined) return 1;
+  if (napi_get_value_uint32(env, v, out) != napi_ok) {
+    throw_type(env, "flags must be a number");
+    return 0;
+  }
+  return 1;
+}
+
 /* lsetxattr(path, name, value: Buffer, flags = 0) */
 napi_value berth_fs_lsetxattr(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -69,13 +81,9 @@ napi_value berth_fs_lsetxattr(napi_env env, napi_callback_info info) {
   void *data = NULL;
   size_t len = 0;
   napi_get_buffer_info(env, argv[2], &data, &len);
-  int32_t flags = 0;
-  if (argc > 3) {
-    napi_valuetype t;
-    napi_typeof(env, argv[3], &t);
-    if (t != napi_undefined && napi_get_value_int32(env, argv[3], &flags) != napi_ok) return throw_type(env, "flags must be a number");
-  }
-  if (lsetxattr(path, name, len ? data : "", len, flags) != 0) return throw_path_errno(env, "lsetxattr", path, name, errno);
+  uint32_t flags = 0;
+  if (argc > 3 && !get_flags(env, argv[3], &flags)) return NULL;
+  if (lsetxattr(path, name, len ? data : "", len, (int)flags) != 0) return throw_path_errno(env, "lsetxattr", path, name, errno);
   return NULL;
 }
 
@@ -172,17 +180,6 @@ napi_value berth_fs_mknod(napi_env env, napi_callback_info info) {
 }
 
 #define MOUNT_DATA_MAX 65536
-
-static int get_flags(napi_env env, napi_value v, uint32_t *out) {
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  if (t == napi_undefined) return 1;
-  if (napi_get_value_uint32(env, v, out) != napi_ok) {
-    throw_type(env, "flags must be a number");
-    return 0;
-  }
-  return 1;
-}
 
 /* mount(source, target, fstype, flags = 0, data = "") */
 napi_value berth_fs_mount(napi_env env, napi_callback_info info) {

@@ -59,6 +59,17 @@ function nameSource(key: string): string {
   return 'containers';
 }
 
+/** The shell function (bash and zsh alike) that lists the names of a kind of object from the daemon. */
+const NAMES_FN = `_berth_names() {
+  case "$1" in
+    containers) berth ps -a --format '{{.Names}}' 2>/dev/null ;;
+    images) berth images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -v '<none>' ;;
+    networks) berth network ls --format '{{.Name}}' 2>/dev/null ;;
+    volumes) berth volume ls -q 2>/dev/null ;;
+  esac
+}
+`;
+
 export function bashScript(t: Table): string {
   const cases = Object.entries(t.flags)
     .map(([k, f]) => `    "${k}") flags="${f.join(' ')}"; names="${nameSource(k)}" ;;`)
@@ -67,15 +78,7 @@ export function bashScript(t: Table): string {
     .map(([m, subs]) => `    ${m}) subs="${subs.map(([s]) => s).join(' ')}" ;;`)
     .join('\n');
   return `# bash completion for berth (berth completion bash)
-_berth_names() {
-  case "$1" in
-    containers) berth ps -a --format '{{.Names}}' 2>/dev/null ;;
-    images) berth images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -v '<none>' ;;
-    networks) berth network ls --format '{{.Name}}' 2>/dev/null ;;
-    volumes) berth volume ls -q 2>/dev/null ;;
-  esac
-}
-
+${NAMES_FN}
 _berth() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}"
   local cmd="" sub="" i w
@@ -130,15 +133,7 @@ export function zshScript(t: Table): string {
     .join('\n');
   return `#compdef berth
 # zsh completion for berth (berth completion zsh)
-_berth_names() {
-  case "$1" in
-    containers) berth ps -a --format '{{.Names}}' 2>/dev/null ;;
-    images) berth images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -v '<none>' ;;
-    networks) berth network ls --format '{{.Name}}' 2>/dev/null ;;
-    volumes) berth volume ls -q 2>/dev/null ;;
-  esac
-}
-
+${NAMES_FN}
 _berth() {
   local -a cmds subs flags
   local names key
