@@ -20,11 +20,14 @@ export function pruneForceFlag(): FlagSpec {
 }
 
 /** ["a=b", "c"] (--label, --opt) → {a: "b", c: ""}. */
-export function keyValues(list: string[]): Record<string, string> {
+export function keyValues(list: string[], env?: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const x of list) {
     const eq = x.indexOf('=');
-    out[eq > 0 ? x.slice(0, eq) : x] = eq > 0 ? x.slice(eq + 1) : '';
+    if (eq > 0) out[x.slice(0, eq)] = x.slice(eq + 1);
+    // With an environment (build args), a bare key takes its value and is left out when unset, as docker does.
+    else if (!env) out[x] = '';
+    else if (env[x] !== undefined) out[x] = env[x]!;
   }
   return out;
 }

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { packContext } from '../../../src/cli/commands/build.js';
+import { packContext } from '../../../src/client/build-context.js';
 import { extractContextTar, hashContextSources, walkContext } from '../../../src/build/context/context.js';
 import { readTar } from '../../../src/image/layer/tar-reader.js';
 import { makeTempDir, removeTempDir } from '../../harness/tmp.js';
