@@ -21,11 +21,12 @@
 //   npm run bench:network       (node dist/bench/network.js)
 //   BENCH_RUNS=15 BENCH_MB=1024 BENCH_REPS=7 node dist/bench/network.js
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DOCKER, TestBerthd } from '../test/harness/berthd.js';
+import { PrivateDockerd, processesMatching } from '../test/harness/dockerd.js';
 import { makeTempDir, removeTempDir } from '../test/harness/tmp.js';
 import { createNetns, deleteNetns } from '../src/network/netns.js';
 import { nodeIn, startIn, type Background } from '../test/integration/network/helpers.js';
@@ -124,21 +125,6 @@ async function transfer(what: string, from: string, host: string, port: number):
   throw new Error(`${what}: no complete transfer: ${last}`);
 }
 
-async function startDockerd(dir: string, netns: string): Promise<ChildProcess> {
-  writeFileSync(join(dir, 'daemon.json'), '{}');
-  const child = spawn('nsenter', [`--net=${netns}`, '--', 'dockerd', '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '-H', `unix://${join(dir, 'docker.sock')}`,
-    '--pidfile', join(dir, 'docker.pid'), '--config-file', join(dir, 'daemon.json'), '--cgroup-parent', basename(dir)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr!.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
-  const e = dockerCli('dockerd', join(dir, 'docker.sock'));
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`dockerd exited: ${log}`);
-    if (existsSync(join(dir, 'docker.sock')) && e.cli(['version']).code === 0) return child;
-    await sleep(100);
-  }
-  throw new Error(`dockerd did not start: ${log}`);
-}
-
 function podmanEngine(dir: string, netns: string): Engine {
   const global = ['--root', join(dir, 'root'), '--runroot', join(dir, 'run'), '--tmpdir', join(dir, 'tmp'), '--network-config-dir', join(dir, 'networks'),
     '--cgroup-manager', 'cgroupfs', '--runtime', 'runc', '--events-backend', 'file', '--network-backend', 'netavark'];
@@ -154,19 +140,6 @@ function podmanEngine(dir: string, netns: string): Engine {
     cli: (args, input, timeoutMs) => timed('nsenter', [`--net=${netns}`, '--', 'podman', ...global, ...args], env, input, timeoutMs),
     hostNetns: netns,
   };
-}
-
-function procs(match: (cmd: string, comm: string) => boolean): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      if (match(readFileSync(`/proc/${e}/cmdline`, 'utf8').replaceAll('\0', ' '), readFileSync(`/proc/${e}/comm`, 'utf8').trim())) out.push(Number(e));
-    } catch {
-      // gone
-    }
-  }
-  return out;
 }
 
 function topCgroups(name: string): string[] {
@@ -196,11 +169,11 @@ export async function main(): Promise<void> {
   // dockerd's "dockerd"): removed at the end when this run made them.
   const peerCgroups = ['libpod_parent', 'dockerd'].filter((n) => topCgroups(n).length === 0);
   let netns: string | undefined;
-  let dockerd: ChildProcess | undefined;
+  let dockerd: PrivateDockerd | undefined;
   const receivers: Background[] = [];
   try {
     netns = await createNetns(dir, 'peers');
-    dockerd = await startDockerd(dockDir, netns);
+    dockerd = await PrivateDockerd.start(dockDir, { netns, defaultNetworking: true });
     const b = dockerCli('berthd', berth.socket);
     const d = dockerCli('dockerd', join(dockDir, 'docker.sock'), netns);
     const p = podmanEngine(podDir, netns);
@@ -281,17 +254,13 @@ export async function main(): Promise<void> {
     await berth.cleanup().catch((e: unknown) => console.error(`berthd cleanup: ${String(e)}`));
     const p = podmanEngine(podDir, netns ?? '/proc/self/ns/net');
     if (netns) p.cli(['rm', '-af', '-t', '0']);
-    if (dockerd && dockerd.exitCode === null && dockerd.signalCode === null) {
-      const d = dockerCli('dockerd', join(dockDir, 'docker.sock'));
-      const ids = d.cli(['ps', '-aq']).stdout.split('\n').filter(Boolean);
-      if (ids.length) d.cli(['rm', '-f', ...ids]);
-      const exited = new Promise((r) => dockerd!.once('exit', r));
-      dockerd.kill('SIGTERM');
-      await Promise.race([exited, sleep(60_000)]);
-      if (dockerd.exitCode === null && dockerd.signalCode === null) dockerd.kill('SIGKILL');
+    if (dockerd) {
+      const ids = dockerd.docker(['ps', '-aq']).stdout.toString().split('\n').filter(Boolean);
+      if (ids.length) dockerd.docker(['rm', '-f', ...ids]);
+      await dockerd.stop();
     }
     // Whatever of the peers still runs (containerd, shims, conmon) holds their namespace.
-    for (const pid of procs((cmd) => cmd.includes(dir))) {
+    for (const pid of processesMatching((cmd) => cmd.includes(dir))) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {

@@ -31,6 +31,14 @@ export interface PrivateDockerdOptions {
   insecureRegistries?: string[];
   /** How long dockerd has to answer `docker version` (default 60 s). */
   startTimeoutMs?: number;
+  /** Run dockerd in this network namespace (a path for `nsenter --net`). */
+  netns?: string;
+  /**
+   * Keep dockerd's own networking (docker0, iptables, NAT) instead of
+   * `--iptables=false --bridge=none --ip-masq=false`: only inside a `netns` of the caller's,
+   * so that none of it touches the host's.
+   */
+  defaultNetworking?: boolean;
 }
 
 export class PrivateDockerd {
@@ -63,11 +71,11 @@ export class PrivateDockerd {
     const config: Record<string, unknown> = {};
     if (opts.insecureRegistries?.length) config['insecure-registries'] = opts.insecureRegistries;
     writeFileSync(join(dir, 'daemon.json'), JSON.stringify(config));
-    const child = spawn(
-      'dockerd',
-      ['--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '-H', `unix://${join(dir, 'docker.sock')}`, '--pidfile', join(dir, 'docker.pid'), '--config-file', join(dir, 'daemon.json'), '--iptables=false', '--bridge=none', '--ip-masq=false', '--cgroup-parent', basename(dir)],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    if (opts.defaultNetworking && !opts.netns) throw new Error('PrivateDockerd: defaultNetworking needs a netns of its own');
+    const args = ['--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '-H', `unix://${join(dir, 'docker.sock')}`, '--pidfile', join(dir, 'docker.pid'), '--config-file', join(dir, 'daemon.json'), '--cgroup-parent', basename(dir)];
+    if (!opts.defaultNetworking) args.push('--iptables=false', '--bridge=none', '--ip-masq=false');
+    const argv = opts.netns ? ['nsenter', `--net=${opts.netns}`, '--', 'dockerd', ...args] : ['dockerd', ...args];
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     const d = new PrivateDockerd(dir, child);
     child.stderr!.on('data', (c: Buffer) => (d.log = (d.log + c.toString()).slice(-4000)));
     const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
