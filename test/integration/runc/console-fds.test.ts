@@ -26,7 +26,9 @@ while b"from-tty" not in data:
         break
     if not chunk: break
     data += chunk
-open(out, "wb").write(b"name=" + msg + b"\\n" + data)
+# Written whole under another name and renamed: the test reads the file as soon as it exists.
+open(out + ".tmp", "wb").write(b"name=" + msg + b"\\n" + data)
+os.rename(out + ".tmp", out)
 `;
 
 test('--console-socket: the container gets a pty, the socket gets its master', { skip: skipUnlessRoot }, async (t) => {
