@@ -206,8 +206,9 @@ export class RegistryClient {
         if (ch) {
           const before = this.challenges.get(ep.authHost);
           this.challenges.set(ep.authHost, ch);
-          // A 401 with the same challenge we already answered means the credentials are wrong.
-          if (!(before && JSON.stringify(before) === JSON.stringify(ch) && ch.scheme === 'basic')) {
+          // A 401 with the same challenge we already answered means the credentials are wrong;
+          // a request sent before the challenge was known (a concurrent one) is answered.
+          if (!(headers.Authorization && before && JSON.stringify(before) === JSON.stringify(ch) && ch.scheme === 'basic')) {
             answeredChallenge = true;
             continue;
           }
