@@ -2,7 +2,6 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createServer as createTcpServer, connect, type Socket } from 'node:net';
 import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { isBerthError } from '../../../src/errors.js';
 import { hasDockerRegistry, hasHtpasswd, startRegistry, type TestRegistry } from '../../harness/registry.js';
 import { busyboxImage, loadFixtureImage, type FixtureImage } from '../../harness/image-fixtures.js';
 import { makeTempDir, removeTempDir } from '../../harness/tmp.js';
+import { startTcpProxy } from '../../harness/tcp-proxy.js';
 
 const run = promisify(execFile);
 const skipRegistry = hasDockerRegistry() ? false : 'docker-registry is not installed (apt-get install docker-registry)';
@@ -155,40 +155,12 @@ describe('registry push and pull (no auth)', { skip: skipRegistry }, () => {
     await withStore(async (src) => {
       await pushImage(new RegistryClient(), src, parseNormalizedReference(`${reg.host}/berth/resume:v1`), await loadFixtureImage(oci, src));
     });
-    // A slow TCP proxy in front of the registry, recording the requests it forwards.
-    const requests: string[] = [];
-    const sockets = new Set<Socket>();
-    const proxy = createTcpServer((down) => {
-      sockets.add(down);
-      const [h, p] = reg.host.split(':') as [string, string];
-      const up = connect(Number(p), h);
-      sockets.add(up);
-      down.on('data', (d: Buffer) => {
-        requests.push(d.toString('latin1'));
-        up.write(d);
-      });
-      up.on('data', (d: Buffer) => {
-        up.pause();
-        // about 1 MB/s
-        setTimeout(() => {
-          if (!down.destroyed) down.write(d);
-          up.resume();
-        }, Math.ceil(d.length / 1000));
-      });
-      const close = (): void => {
-        down.destroy();
-        up.destroy();
-      };
-      down.on('close', close);
-      up.on('close', close);
-      down.on('error', close);
-      up.on('error', close);
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
-    const port = (proxy.address() as { port: number }).port;
+    // A slow TCP proxy in front of the registry (about 1 MB/s), recording the requests it forwards.
+    const proxy = await startTcpProxy(reg.host, { bytesPerMs: 1000 });
+    const requests = proxy.requests;
     try {
       await withStore(async (dst, root) => {
-        const ref = `127.0.0.1:${port}/berth/resume:v1`;
+        const ref = `${proxy.host}/berth/resume:v1`;
         const mod = (p: string): string => JSON.stringify(new URL(p, import.meta.url).href);
         const script = `
           import { ContentStore } from ${mod('../../../src/image/content/store.js')};
@@ -219,8 +191,7 @@ describe('registry push and pull (no auth)', { skip: skipRegistry }, () => {
         assert.deepEqual(await cs.ingests(), []);
       });
     } finally {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => proxy.close(r));
+      await proxy.stop();
     }
   });
 
@@ -282,5 +253,25 @@ describe('registry with htpasswd basic auth', { skip: skipRegistry || (hasHtpass
     } finally {
       await removeTempDir(cfgDir);
     }
+  });
+
+  test('requests sent at once by a new client are all answered when the challenge comes back', async () => {
+    const ref = parseNormalizedReference(`${reg.host}/private/concurrent:v1`);
+    const creds = staticCredentials({ [reg.host]: { username: 'berth', password: 's3cret' } });
+    await withStore(async (src) => {
+      await pushImage(new RegistryClient({ credentials: creds }), src, ref, await loadFixtureImage(oci, src));
+    });
+    // Each request meets the 401 before any of them has learned the challenge.
+    const repo = new RegistryClient({ credentials: creds }).repository(ref);
+    const blobs = await Promise.all(oci.layers.map(async (l) => {
+      const { stream } = await repo.openBlob(l.digest);
+      const chunks: Buffer[] = [];
+      for await (const c of stream) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    }));
+    oci.layers.forEach((l, i) => assert.ok(blobs[i]!.equals(l.data)));
+    const wrong = new RegistryClient({ credentials: staticCredentials({ [reg.host]: { username: 'berth', password: 'nope' } }) }).repository(ref);
+    const results = await Promise.allSettled(oci.layers.map((l) => wrong.openBlob(l.digest)));
+    assert.ok(results.every((r) => r.status === 'rejected' && isBerthError(r.reason, 'Unauthorized')));
   });
 });
