@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { unavailable } from '../errors.js';
-import type { ContentStore } from './content/store.js';
+import { READ_CHUNK, type ContentStore } from './content/store.js';
 
 // A reader that follows a blob while it is being downloaded: it reads the ingest's data
 // file up to what the writer reports written (WriteOptions.onWrite), waits for more, and
@@ -82,7 +82,7 @@ export class BlobFollower {
         }
         await this.waitForChange();
       }
-      const size = 1 << 20;
+      const size = READ_CHUNK;
       for (;;) {
         this.check();
         const limit = this.done ? Infinity : this.written;
@@ -114,6 +114,6 @@ export class BlobFollower {
 
   /** The blob's bytes as they arrive; ends once it is committed, throws if the download fails. */
   stream(): Readable {
-    return Readable.from(this.chunks(), { objectMode: false, highWaterMark: 1 << 20 });
+    return Readable.from(this.chunks(), { objectMode: false, highWaterMark: READ_CHUNK });
   }
 }

@@ -1,5 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { BerthError, invalidParameter, isBerthError } from '../errors.js';
+import { BerthError, invalidParameter } from '../errors.js';
 import type { ContentStore } from './content/store.js';
 import { isIndexMediaType, isManifestMediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from './media-types.js';
 import { hostPlatform, selectPlatformManifest } from './platform.js';
@@ -7,6 +6,8 @@ import { progressEvent, type ProgressListener } from './progress.js';
 import { formatReference, referenceObject, type Reference } from './reference.js';
 import type { RegistryClient, Repository } from './registry/client.js';
 import { BlobFollower } from './blob-follower.js';
+import { DownloadThread } from './download-thread.js';
+import { fetchBlob } from './fetch-blob.js';
 import type { Snapshotter } from './snapshot/snapshotter.js';
 import { unpackLayers } from './unpack.js';
 
@@ -26,6 +27,12 @@ export interface PullOptions {
    * its snapshot is committed only once the blob's digest and the diff ID are verified.
    */
   unpack?: { snapshotter: Snapshotter };
+  /**
+   * With `unpack`: download the layers on a worker thread (download-thread.ts) instead of
+   * this one. Off by default: on a loaded 2-CPU machine it measured slower (see
+   * docs/benchmarks.md, "Image pull"); kept to be measured where CPUs are idle.
+   */
+  downloadThread?: boolean;
 }
 
 export interface PulledImage {
@@ -57,30 +64,6 @@ async function fetchSmall(content: ContentStore, repo: Repository, desc: Descrip
   return content.get(desc.digest);
 }
 
-/** Fetches one blob into the store, retrying dropped connections from the partial offset. */
-export async function fetchBlob(content: ContentStore, repo: Repository, desc: Descriptor, attempts: number, onProgress?: ProgressListener, follower?: BlobFollower): Promise<void> {
-  if (await content.has(desc.digest)) {
-    onProgress?.(progressEvent(desc.digest, 'exists', desc.size, desc.size));
-    return;
-  }
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await content.write({ digest: desc.digest, size: desc.size }, (offset) => repo.openBlob(desc.digest, offset), {
-        onProgress: (n, total) => onProgress?.(progressEvent(desc.digest, 'downloading', n, total)),
-        onVerifying: () => onProgress?.(progressEvent(desc.digest, 'verifying', desc.size, desc.size)),
-        ...(follower ? { onWrite: (n: number) => follower.update(n) } : {}),
-      });
-      onProgress?.(progressEvent(desc.digest, 'downloaded', desc.size, desc.size));
-      return;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const transient = isBerthError(e, 'Unavailable') || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE';
-      if (!transient || attempt >= attempts) throw e;
-      await sleep(Math.min(5000, 200 * 2 ** (attempt - 1)));
-    }
-  }
-}
-
 async function runLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -94,6 +77,18 @@ async function runLimited<T>(items: T[], limit: number, fn: (item: T) => Promise
 
 /** Pulls an image into the content store; the image store records the name afterwards. */
 export async function pullImage(registry: RegistryClient, content: ContentStore, ref: Reference, opts: PullOptions = {}): Promise<PulledImage> {
+  if (!opts.unpack || !opts.downloadThread) return pullLayers(registry, content, ref, opts);
+  // Started first, so that its start-up overlaps the manifest and config requests.
+  const thread = new DownloadThread(registry, content, ref, opts.attempts ?? 5);
+  thread.start();
+  try {
+    return await pullLayers(registry, content, ref, opts, thread);
+  } finally {
+    await thread.close();
+  }
+}
+
+async function pullLayers(registry: RegistryClient, content: ContentStore, ref: Reference, opts: PullOptions, thread?: DownloadThread): Promise<PulledImage> {
   const repo = registry.repository(ref);
   const name = formatReference(ref);
   const fetched = await repo.getManifest(referenceObject(ref));
@@ -130,12 +125,14 @@ export async function pullImage(registry: RegistryClient, content: ContentStore,
     for (const l of manifest.layers) opts.onProgress?.(progressEvent(l.digest, 'done', l.size, l.size));
     return result;
   }
-  // Download and unpack at once: followers feed the unpacker from the ingest files.
+  // Download and unpack at once: followers feed the unpacker from the ingest files (the
+  // downloads run here or on the download thread).
+  const fetch = (l: Descriptor, f: BlobFollower): Promise<void> => (thread ? thread.fetch(l, opts.onProgress, f) : fetchBlob(content, repo, l, attempts, opts.onProgress, f));
   const followers = new Map(unique.map((l) => [l.digest, new BlobFollower(content, l.digest)]));
   const downloads = new Map<string, Promise<void>>();
   const started = runLimited(unique, opts.concurrency ?? 3, async (l) => {
     const f = followers.get(l.digest)!;
-    const p = fetchBlob(content, repo, l, attempts, opts.onProgress, f).then(
+    const p = fetch(l, f).then(
       () => f.finish(),
       (e: unknown) => {
         f.fail(e);
@@ -150,7 +147,12 @@ export async function pullImage(registry: RegistryClient, content: ContentStore,
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     source: async (layer) => ({ stream: followers.get(layer.digest)!.stream(), done: downloaded(layer.digest) }),
   });
-  const [, chain] = await Promise.all([started, unpacking]);
+  // Downloads are let finish (or fail) before the thread stops, whatever the unpack did:
+  // a partial blob stays in its ingest, to resume from.
+  const [downloadsDone, unpacked] = await Promise.allSettled([started, unpacking]);
+  if (unpacked.status === 'rejected') throw unpacked.reason;
+  if (downloadsDone.status === 'rejected') throw downloadsDone.reason;
+  const chain = unpacked.value;
   result.chainId = chain;
   return result;
 }

@@ -53,6 +53,9 @@ export interface WriteOptions {
   onWrite?: (written: number) => void;
 }
 
+/** Read size for blobs (layers are applied from these reads). */
+export const READ_CHUNK = 1 << 20;
+
 function ingestKey(ref: string): string {
   return createHash('sha256').update(ref).digest('hex');
 }
@@ -67,6 +70,8 @@ function pidAlive(pid: number): boolean {
 }
 
 export class ContentStore {
+  /** The data root given to the constructor (the store lives in its `content/`). */
+  readonly dataRoot: string;
   readonly root: string;
   private readonly blobsDir: string;
   private readonly ingestDir: string;
@@ -74,6 +79,7 @@ export class ContentStore {
   private readonly inflight = new Map<string, Promise<BlobInfo>>();
 
   constructor(dataRoot: string) {
+    this.dataRoot = dataRoot;
     this.root = join(dataRoot, 'content');
     this.blobsDir = join(this.root, 'blobs', 'sha256');
     this.ingestDir = join(this.root, 'ingest');
@@ -116,7 +122,9 @@ export class ContentStore {
 
   async openRead(digest: string, start = 0): Promise<ReadStream> {
     await this.info(digest);
-    return createReadStream(this.blobPath(digest), { start });
+    // 1 MiB reads, as BlobFollower's: applying a layer read in the default 64 KiB took
+    // 1.1–1.6× as long (one read round trip per 64 KiB while extraction holds the thread).
+    return createReadStream(this.blobPath(digest), { start, highWaterMark: READ_CHUNK });
   }
 
   /** The blob as an async iterable of chunks (for uploads). */
@@ -245,13 +253,21 @@ export class ContentStore {
    * (Unavailable when it should retry).
    */
   async write(expected: Expected, source: BlobSource, opts: WriteOptions = {}): Promise<BlobInfo> {
-    assertSha256(expected.digest);
-    const existing = await this.info(expected.digest).catch(() => undefined);
+    return this.writeOnce(expected.digest, () => this.doWrite(expected, source, opts));
+  }
+
+  /**
+   * Runs `write` (which stores `digest`, here or from another thread) unless the blob is
+   * already stored or being written by this process: then answers with that one.
+   */
+  async writeOnce(digest: string, write: () => Promise<BlobInfo>): Promise<BlobInfo> {
+    assertSha256(digest);
+    const existing = await this.info(digest).catch(() => undefined);
     if (existing) return existing;
-    const running = this.inflight.get(expected.digest);
+    const running = this.inflight.get(digest);
     if (running) return running;
-    const p = this.doWrite(expected, source, opts).finally(() => this.inflight.delete(expected.digest));
-    this.inflight.set(expected.digest, p);
+    const p = write().finally(() => this.inflight.delete(digest));
+    this.inflight.set(digest, p);
     return p;
   }
 

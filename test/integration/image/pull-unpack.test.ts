@@ -68,7 +68,7 @@ describe('pull and unpack at once', () => {
     });
   }
 
-  test('a corrupted layer fails the pull and leaves no snapshot and no blob', async () => {
+  for (const downloadThread of [false, true]) test(`a corrupted layer fails the pull and leaves no snapshot and no blob${downloadThread ? ' (download thread)' : ''}`, async () => {
     // Corrupt the base layer's data in the registry's storage (the registry serves it as is).
     const hex = img.layers[0]!.digest.slice(7);
     const path = join(reg.storage, 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
@@ -82,7 +82,7 @@ describe('pull and unpack at once', () => {
       const content = new ContentStore(root);
       const sn = new VfsSnapshotter(root);
       await assert.rejects(
-        pullImage(new RegistryClient({ attempts: 1 }), content, parseNormalizedReference(`${reg.host}/berth/corrupt:v1`), { unpack: { snapshotter: sn }, attempts: 1 }),
+        pullImage(new RegistryClient({ attempts: 1 }), content, parseNormalizedReference(`${reg.host}/berth/corrupt:v1`), { unpack: { snapshotter: sn }, attempts: 1, downloadThread }),
         (e: unknown) => isBerthError(e, 'InvalidParameter') && /digest mismatch|decompression|malformed|diff ID/.test((e as Error).message),
       );
       assert.deepEqual((await sn.list()).filter((s) => s.kind === 'committed'), []);
