@@ -16,7 +16,9 @@ import type { Credentials } from './registry/credentials.js';
 // (BlobFollower) from the page cache. The worker runs fetchBlob against the same content
 // store, so resume, verification before commit and retries are the same code; what stays
 // here: one write per digest in this process (ContentStore.writeOnce), the credentials
-// lookup (answered for the worker), and progress events (relayed).
+// lookup (answered for the worker), and progress events (relayed). Opt-in
+// (PullOptions.downloadThread): on a loaded 2-CPU machine the pull was CPU-bound and the
+// download's burst on its own thread took CPU from the extraction (docs/benchmarks.md).
 
 export interface FetchThreadData {
   dataRoot: string;
