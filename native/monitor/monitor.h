@@ -22,7 +22,8 @@ void warn_msg(int err, const char *m);
 __attribute__((noreturn)) void fail_msg(int err, const char *m);
 #define fail(err, ...) fail_msg((err), msg(__VA_ARGS__, NULL))
 #define warn(err, ...) warn_msg((err), msg(__VA_ARGS__, NULL))
-/* Writes data to path atomically: temp file, fsync, rename, fsync of the directory. */
+/* Writes data to path atomically: temp file, rename. Not fsync'd: its files live in the exec
+ * root, a tmpfs gone at reboot, and are read by this boot's berthd only. */
 int write_file_atomic(const char *path, const char *data, size_t len);
 int64_t now_ns(void); /* CLOCK_REALTIME */
 

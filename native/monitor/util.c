@@ -36,14 +36,14 @@ void fail_msg(int err, const char *m) {
 }
 
 int write_file_atomic(const char *path, const char *data, size_t len) {
-  char tmp[4200], dir[4096];
+  char tmp[4200];
   size_t l = strlen(path);
-  if (l >= sizeof dir) return errno = ENAMETOOLONG, -1;
+  if (l >= sizeof tmp - 5) return errno = ENAMETOOLONG, -1;
   memcpy(tmp, path, l);
   memcpy(tmp + l, ".tmp", 5);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) return -1;
-  if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+  if (write_all(fd, data, len) < 0) {
     int e = errno;
     close(fd);
     unlink(tmp);
@@ -54,16 +54,6 @@ int write_file_atomic(const char *path, const char *data, size_t len) {
     int e = errno;
     unlink(tmp);
     return errno = e, -1;
-  }
-  memcpy(dir, path, l + 1);
-  char *slash = strrchr(dir, '/');
-  if (slash == dir) slash[1] = 0;
-  else if (slash) *slash = 0;
-  else strcpy(dir, ".");
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
   }
   return 0;
 }

@@ -58,6 +58,7 @@ import { createResources } from '../runtime/container/devices.js';
 import { mergeEnv } from '../runtime/container/exec-process.js';
 import { encodeInitProgram, op, OpCode, str, type Op } from '../runtime/init-program.js';
 import { sealedInitPath } from '../runtime/init-runner.js';
+import { StepTrace } from './step-trace.js';
 import { compileSeccompCached } from '../runtime/seccomp.js';
 import type { Process, Spec } from '../runtime/spec/types.js';
 import { namespaceFlag } from '../runtime/compile/flags.js';
@@ -73,7 +74,7 @@ import { containerFilter } from './list-filters.js';
 import { attach, readExitFile, readJsonLog, readJsonLogBatches, startMonitor, type AttachConnection, type ExitStatus } from './monitor/index.js';
 import { NameIndex, newContainerId, randomName, validateName } from './names.js';
 import { buildSpec, capabilitySet, linuxResources, validateResources, type DeviceInfo, type HostLimits } from './oci-spec.js';
-import { ContainerPaths, loadRecord, removeContainerFiles, saveRecord, scanContainerDirs, ZERO_TIME, type ContainerRecord, type ContainerStatus } from './record.js';
+import { ContainerPaths, loadRecord, removeContainerFiles, saveRecord, scanContainerDirs, ZERO_TIME, type ContainerRecord, type ContainerStatus, type RecordState } from './record.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pump } from './session.js';
 import { dockerStats, type CpuSample } from './stats.js';
 import { resolveUser } from './user.js';
@@ -504,11 +505,15 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   private async killCgroupOf(cgroupsPath: string): Promise<void> {
     const cg = openCgroupManager({ cgroupsPath });
     if (!(await cg.exists().catch(() => false))) return;
-    await cg.thaw().catch(() => undefined);
-    await cg.kill('SIGKILL').catch(() => undefined);
-    for (let i = 0; i < 100; i++) {
-      if ((await cg.pids().catch(() => [])).length === 0) break;
-      await new Promise((r) => setTimeout(r, 20));
+    // Usually empty by now (the container's init has exited, which ends its pid namespace):
+    // then there is nothing to thaw or kill, and no process can enter it on its own.
+    if ((await cg.pids().catch(() => [0])).length > 0) {
+      await cg.thaw().catch(() => undefined);
+      await cg.kill('SIGKILL').catch(() => undefined);
+      for (let i = 0; i < 100; i++) {
+        if ((await cg.pids().catch(() => [])).length === 0) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
     }
     await cg.destroy().catch((e: unknown) => this.log('warn', `remove cgroup ${cgroupsPath}: ${errorMessage(e)}`));
   }
@@ -725,6 +730,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   }
 
   override async containerCreate(opts: ContainerCreateOptions): Promise<ContainerCreateResponse> {
+    const trace = new StepTrace('create', (m) => this.log('debug', m));
     const cfg: ContainerConfig = { ...opts.config };
     const hc: HostConfig = { ...opts.hostConfig };
     if (!cfg.Image) throw invalidParameter('No image specified');
@@ -737,8 +743,10 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     const settingsWarnings = this.validateHostConfig(hc, cfg);
     validateVolumeConfig(hc);
     await this.net?.validate(hc, opts.networkingConfig, cfg);
+    trace.mark('validate');
     const img = await this.images.resolveImage(cfg.Image);
     const ic = img.config;
+    trace.mark('image');
 
     const id = newContainerId();
     this.names.reserve(id, name); // 409 before anything is written
@@ -805,9 +813,13 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       await writeFile(this.paths.hosts(id), hostsFile(hc, this.net?.hostGateway()), { mode: 0o644 });
       await writeFile(this.paths.hostname(id), hostnameFile(hc, merged.Hostname!), { mode: 0o644 });
       await writeFile(this.paths.resolvConf(id), resolvConf(hc), { mode: 0o644 });
+      trace.mark('files');
       rec.rootfs = await this.images.prepareRootfs(id, img.id);
+      trace.mark('rootfs');
       rec.volumeMounts = await setupVolumes(this.volumes, rec, rec.rootfs, (r) => this.get(r).rec);
+      trace.mark('volumes');
       await saveRecord(this.paths, rec); // the commit point
+      trace.mark('record');
     } catch (e) {
       this.names.releaseName(name, id);
       await releaseVolumes(this.volumes, rec, true);
@@ -818,6 +830,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     this.names.add(id, name);
     this.containers.set(id, new Live(rec));
     this.emit(rec, 'create');
+    trace.done();
     return { Id: id, Warnings: warnings };
   }
 
@@ -890,18 +903,27 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     const rec = c.rec;
     const id = rec.id;
     const rt = this.paths.runtime(id);
+    const trace = new StepTrace(`start ${id.slice(0, 12)}`, (m) => this.log('debug', m));
     let cg: CgroupManager | undefined;
+    // The running record, written at the sync point while berth-init goes on to exec the
+    // process (the start is answered only once it is on disk): a berthd that dies from then
+    // on re-adopts the container from it instead of leaving a monitor nobody knows.
+    let early: { state: RecordState; write: Promise<void> } | undefined;
     try {
       const rootfs = await this.images.mountRootfs(id);
       rec.rootfs = rootfs;
+      trace.mark('mount');
       const netnsPath = await this.net?.attach(rec);
+      trace.mark('network');
       const peer = this.containers.get(this.etcFilesOf(rec));
       if (peer && peer.rec.id !== id) rec.config = { ...rec.config, Hostname: peer.rec.config.Hostname, Domainname: peer.rec.config.Domainname };
       const spec = this.specFor(rec, rootfs, netnsPath);
       c.spec = spec;
       rec.namespaces = (spec.linux?.namespaces ?? []).reduce((m, n) => m | namespaceFlag(n.type), 0);
+      trace.mark('spec');
       cg = this.cgroup(rec);
       await cg.create();
+      trace.mark('cgroup');
       // The limits are written (thread pool) and the runtime dir made while this thread
       // compiles the init program; all of it is awaited before berth-monitor starts.
       const prepared = Promise.all([cg.apply(createResources(spec)), rm(rt, { recursive: true, force: true }).then(() => mkdir(rt, { recursive: true, mode: 0o700 }))]);
@@ -920,9 +942,27 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         ...(tty ? { consoleSocket: this.paths.consoleSocket(id) } : {}),
       });
       const program = encodeInitProgram(syncBeforeReady(ops, 'attach'));
+      trace.mark('compile');
       await prepared;
+      trace.mark('limits');
       c.exited = deferred();
       const log = this.logOptions(rec);
+      const runningState = (startedAt: string, pids: { monitorPid: number; containerPid: number }): RecordState => ({
+        ...rec.state,
+        status: 'running',
+        pid: pids.containerPid,
+        monitorPid: pids.monitorPid,
+        exitCode: 0,
+        error: '',
+        oomKilled: false,
+        startedAt,
+        ...(rec.config.Healthcheck?.Test?.length && rec.config.Healthcheck.Test[0] !== 'NONE' ? { health: { Status: 'starting', FailingStreak: 0, Log: [] } } : {}),
+      });
+      // The record's content is fsync'd, its rename only when a restart policy brings the
+      // container back at boot: after a power loss the container is gone either way, and
+      // the previous record (created, or exited) is what dockerd would show too (it does not
+      // fsync the directory). A berthd crash alone loses nothing: the rename is in the kernel.
+      const syncDir = restartsAfterBoot(rec);
       let startedAt = nowIso();
       const started = await startMonitor({
         program,
@@ -934,34 +974,41 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         stdin: rec.config.OpenStdin === true,
         stderrPath: this.paths.monitorErr(id),
         initPath: await sealedInitPath(),
-        onSync: async () => {
+        onStep: (step) => trace.mark(step),
+        onSync: async (_name, pids) => {
+          trace.mark('init to sync');
           startedAt = nowIso(); // just before the process is exec'd
+          if (pids.containerPid !== undefined) {
+            const state = runningState(startedAt, { monitorPid: pids.monitorPid, containerPid: pids.containerPid });
+            early = { state, write: saveRecord(this.paths, { ...rec, state }, { syncDir }) };
+            early.write.catch(() => undefined); // awaited below, or before the failure is recorded
+          }
           const pending = [...c.pendingAttach];
           c.pendingAttach.clear();
           await Promise.all(pending.map((p) => p().catch(() => undefined)));
+          trace.mark(`attach(${pending.length})`);
         },
       });
-      rec.state = {
-        ...rec.state,
-        status: 'running',
-        pid: started.containerPid,
-        monitorPid: started.monitorPid,
-        exitCode: 0,
-        error: '',
-        oomKilled: false,
-        startedAt,
-        ...(rec.config.Healthcheck?.Test?.length && rec.config.Healthcheck.Test[0] !== 'NONE' ? { health: { Status: 'starting', FailingStreak: 0, Log: [] } } : {}),
-      };
-      // The record's content is fsync'd, its rename only when a restart policy brings the
-      // container back at boot: after a power loss the container is gone either way, and
-      // the previous record (created, or exited) is what dockerd would show too (it does not
-      // fsync the directory). A berthd crash alone loses nothing: the rename is in the kernel.
-      await saveRecord(this.paths, rec, { syncDir: restartsAfterBoot(rec) });
+      trace.mark('ready');
+      const state = runningState(startedAt, started);
+      if (early && early.state.pid === state.pid && early.state.monitorPid === state.monitorPid) {
+        const write = early.write;
+        early = undefined;
+        await write;
+      } else {
+        await early?.write.catch(() => undefined);
+        early = undefined;
+        await saveRecord(this.paths, { ...rec, state }, { syncDir });
+      }
+      rec.state = state;
+      trace.mark('record');
       this.watchExit(c);
       this.emit(rec, 'start');
       this.startHealthcheck(c);
+      trace.done();
     } catch (e) {
       // Nothing of the run stays: the cgroup's processes, the cgroup, the runtime dir.
+      await early?.write.catch(() => undefined); // the failure's record goes after it
       if (cg) await this.killCgroupOf(rec.cgroupsPath);
       await this.net?.detach(id);
       await rm(rt, { recursive: true, force: true }).catch(() => undefined);
@@ -1026,11 +1073,16 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   private async handleExit(c: Live, st: ExitStatus | undefined, error?: string): Promise<void> {
     const rec = c.rec;
     if (!isRunning(rec) && rec.state.status !== 'restarting') return;
+    const trace = new StepTrace(`exit ${rec.id.slice(0, 12)}`, (m) => this.log('debug', m));
+    if (st) trace.mark(`noticed ${(Date.now() - Number(st.finishedAtNs / 1_000_000n))}`);
     this.stopWatching(c);
     const cg = this.cgroup(rec);
     const oom = (await cg.oomKillCount().catch(() => 0)) > 0;
+    trace.mark('oom');
     await this.killCgroupOf(rec.cgroupsPath);
+    trace.mark('cgroup');
     await this.net?.detach(rec.id);
+    trace.mark('network');
     const ranMs = Date.now() - Date.parse(rec.state.startedAt);
     rec.state = {
       ...rec.state,
@@ -1050,13 +1102,16 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       !this.closed &&
       (policy === 'always' || policy === 'unless-stopped' || (policy === 'on-failure' && rec.state.exitCode !== 0 && (max === 0 || rec.restartCount < max)));
     // An auto-removed container goes from running to removing in one write: `removing` on
-    // disk is what makes a restarted berthd finish the removal.
+    // disk is what makes a restarted berthd finish the removal. Its rename is not fsync'd:
+    // after a power loss the record it replaces (running, its monitor gone) brings recovery to
+    // the same end, an exit and the auto-removal.
     const autoRemove = !restart && rec.hostConfig.AutoRemove === true && !c.removing;
     if (autoRemove) {
       c.removing = true;
       rec.state.status = 'removing';
     }
-    await this.save(c);
+    await saveRecord(this.paths, rec, { syncDir: !autoRemove });
+    trace.mark('record');
     for (const ex of this.execs.values()) {
       // The container's end killed its execs: their status if their monitor wrote it, else SIGKILL's.
       if (ex.containerId !== rec.id || !ex.running) continue;
@@ -1069,7 +1124,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     this.wake(c, ['next-exit', 'not-running']);
 
     if (autoRemove) {
-      await this.finishRemove(c).catch((e: unknown) => this.log('error', `auto-remove ${rec.id}: ${errorMessage(e)}`));
+      await this.finishRemove(c, trace).catch((e: unknown) => this.log('error', `auto-remove ${rec.id}: ${errorMessage(e)}`));
       return;
     }
     await rm(this.paths.runtime(rec.id), { recursive: true, force: true }).catch(() => undefined);
@@ -1264,20 +1319,24 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
    * before the `removed` waiters are answered; its rootfs and files after (a crash meanwhile
    * leaves the `removing` record, which recovery finishes).
    */
-  private async finishRemove(c: Live): Promise<void> {
+  private async finishRemove(c: Live, trace = new StepTrace(`remove ${c.rec.id.slice(0, 12)}`, (m) => this.log('debug', m))): Promise<void> {
     const rec = c.rec;
     this.stopWatching(c);
     for (const [id, ex] of this.execs) if (ex.containerId === rec.id) this.execs.delete(id);
     await this.killCgroupOf(rec.cgroupsPath);
     await this.net?.detach(rec.id);
     await releaseVolumes(this.volumes, rec);
+    trace.mark('release');
     this.names.remove(rec.id, rec.name);
     this.containers.delete(rec.id);
     this.emit(rec, 'destroy');
     this.wake(c, ['removed', 'next-exit', 'not-running']);
     const files = (async (): Promise<void> => {
       await this.images.removeRootfs(rec.id);
+      trace.mark('rootfs');
       await removeContainerFiles(this.paths, rec.id);
+      trace.mark('files');
+      trace.done();
     })();
     this.removals.add(files);
     try {

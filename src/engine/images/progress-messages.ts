@@ -74,6 +74,14 @@ export class PullProgress {
   private readonly existing: string[] = [];
   private downloading = false;
   private readonly completed = new Set<string>();
+  /** Layers whose download has reported (exists or downloaded). */
+  private readonly fetched = new Set<string>();
+  /**
+   * Layers the unpack finished before their download reported: an unpack that found the
+   * layer's snapshot already there says `done` at once, and the download's `exists` may
+   * come after it. Shown when the download reports, as what it reports.
+   */
+  private readonly doneEarly = new Set<string>();
 
   constructor(
     private readonly sink: Sink,
@@ -110,6 +118,8 @@ export class PullProgress {
         else if (!this.pending.includes(e.id)) this.pending.push(e.id);
         return;
       case 'exists': {
+        this.fetched.add(e.id);
+        this.doneEarly.delete(e.id);
         const i = this.pending.indexOf(e.id);
         if (i >= 0) this.pending.splice(i, 1);
         this.completed.add(e.id);
@@ -126,8 +136,10 @@ export class PullProgress {
         this.emit(plain('Verifying Checksum', e.id));
         return;
       case 'downloaded':
+        this.fetched.add(e.id);
         this.flush();
         this.emit(plain('Download complete', e.id));
+        if (this.doneEarly.delete(e.id)) this.extract({ ...e, status: 'done' });
         return;
       default:
         return; // 'done' of the download phase: the layer is complete after extraction.
@@ -143,6 +155,10 @@ export class PullProgress {
       if ((e.current ?? 0) > 0 && this.throttle.due(`x:${e.id}`, false)) this.emit(detailed('Extracting', e.id, e.current ?? 0));
     } else if (e.status === 'done') {
       if (this.completed.has(e.id)) return;
+      if (!this.fetched.has(e.id)) {
+        this.doneEarly.add(e.id);
+        return;
+      }
       this.completed.add(e.id);
       this.flush();
       this.emit(plain('Pull complete', e.id));

@@ -7,8 +7,8 @@ import { mkdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidParameter, isBerthError } from '../../errors.js';
 import type { ContentStore } from '../../image/content/store.js';
-import type { Snapshotter } from '../../image/snapshot/snapshotter.js';
-import type { ImageStore } from '../../image/store.js';
+import type { Mount, Snapshotter } from '../../image/snapshot/snapshotter.js';
+import type { ImageStore, ResolvedImage } from '../../image/store.js';
 import { chainIds, unpackLayers } from '../../image/unpack.js';
 import { isMountPoint, mountSnapshot, unmountAll } from './rootfs-mount.js';
 
@@ -44,30 +44,35 @@ export class RootfsManager {
     return join(this.dataRoot, 'rootfs', containerId);
   }
 
-  /** Unpacks an image (its layers, by chain ID) when it is not yet; returns the top chain ID. */
-  async unpackImage(imageId: string): Promise<string> {
-    const img = await this.images.resolve(imageId);
+  /**
+   * Unpacks an image (its layers, by chain ID) when it is not yet; returns the top chain ID.
+   * `image`: its ID, or the image already resolved by the caller.
+   */
+  async unpackImage(image: string | ResolvedImage): Promise<string> {
+    const img = typeof image === 'string' ? await this.images.resolve(image) : image;
     const diffIds = img.config.rootfs?.diff_ids ?? [];
     const top = chainIds(diffIds).at(-1);
-    if (top === undefined) throw invalidParameter(`image ${imageId} has no layers`);
+    if (top === undefined) throw invalidParameter(`image ${img.id} has no layers`);
     if (!(await exists(this.snapshotter, top))) await unpackLayers(this.content, this.snapshotter, img.manifestDoc.layers, diffIds);
     return top;
   }
 
-  async prepare(containerId: string, imageId: string): Promise<string> {
+  async prepare(containerId: string, image: string | ResolvedImage): Promise<string> {
     const key = containerSnapshotKey(containerId);
+    let mounts: Mount[] | undefined;
     if (!(await exists(this.snapshotter, key))) {
-      const parent = await this.unpackImage(imageId);
-      const img = await this.images.resolve(imageId);
-      await this.snapshotter.prepare(key, parent, { [IMAGE_LABEL]: img.id, [CONTAINER_LABEL]: containerId });
+      const img = typeof image === 'string' ? await this.images.resolve(image) : image;
+      const parent = await this.unpackImage(img);
+      mounts = await this.snapshotter.prepare(key, parent, { [IMAGE_LABEL]: img.id, [CONTAINER_LABEL]: containerId });
     }
-    return this.mount(containerId);
+    return this.mount(containerId, mounts);
   }
 
-  async mount(containerId: string): Promise<string> {
+  /** Mounts the container's snapshot (`mounts`: its mounts when the caller has them). */
+  async mount(containerId: string, mounts?: Mount[]): Promise<string> {
     const key = containerSnapshotKey(containerId);
     const target = this.mountPath(containerId);
-    const mounts = await this.snapshotter.mounts(key);
+    mounts ??= await this.snapshotter.mounts(key);
     await mkdir(target, { recursive: true, mode: 0o755 });
     if (!(await isMountPoint(target))) await mountSnapshot(mounts, target);
     return target;

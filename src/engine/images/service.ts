@@ -244,7 +244,7 @@ export class EngineImagesService implements EngineImages {
   async prepareRootfs(containerId: string, imageId: string): Promise<string> {
     const { rootfs } = await this.ready();
     const img = await this.find(imageId);
-    const path = await this.guard.shared(() => rootfs.prepare(containerId, img.id));
+    const path = await this.guard.shared(() => rootfs.prepare(containerId, img));
     this.rootfsImages.set(containerId, img.id);
     return path;
   }

@@ -35,12 +35,24 @@ export interface MonitorOptions {
   stdin?: boolean;
   /** Host fds passed to berth-init as its fds 3, 4, … (preserved fds); the sync fd follows. */
   extraFds?: number[];
-  /** Called on `sync NAME`; berth-init is answered `go` when it resolves. */
-  onSync?: (name: string) => Promise<void>;
+  /**
+   * Called on `sync NAME`; berth-init is answered `go` when it resolves. `pids` are the
+   * monitor's and berth-init's (from its ready line) and the container's when `pid N` came
+   * before the sync.
+   */
+  onSync?: (name: string, pids: SyncPids) => Promise<void>;
   /** The monitor's own error output goes to this file (appended); default: nowhere. */
   stderrPath?: string;
   monitorPath?: string;
   initPath?: string;
+  /** Told when the monitor is spawned and when it is ready (step timings, engine/step-trace.ts). */
+  onStep?: (step: 'spawned' | 'monitor ready') => void;
+}
+
+export interface SyncPids {
+  monitorPid: number;
+  initPid: number;
+  containerPid: number | undefined;
 }
 
 export interface MonitorStarted {
@@ -95,7 +107,7 @@ function readyLine(sock: Socket): Promise<{ monitorPid: number; initPid: number 
 }
 
 /** Follows the sync protocol to `ready`; resolves with the pid of `pid N`, if any. */
-function followSync(sock: Socket, onSync: MonitorOptions['onSync']): Promise<number | undefined> {
+function followSync(sock: Socket, onSync: MonitorOptions['onSync'], monitorReady: Promise<{ monitorPid: number; initPid: number }>): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     let pid: number | undefined;
     let done = false;
@@ -117,7 +129,7 @@ function followSync(sock: Socket, onSync: MonitorOptions['onSync']): Promise<num
         else if (verb === 'ready') finish();
         else if (verb === 'error') finish(monitorError(rest));
         else if (verb === 'sync') {
-          (onSync ? onSync(rest) : Promise.resolve()).then(
+          (onSync ? monitorReady.then((m) => onSync(rest, { ...m, containerPid: pid })) : Promise.resolve()).then(
             () => {
               if (!done) sock.write('go\n');
             },
@@ -181,12 +193,17 @@ export async function startMonitor(opts: MonitorOptions): Promise<MonitorStarted
   const ready = child.stdio[readyFd] as Socket;
   programPipe.on('error', () => undefined); // berth-init failed before reading: its error tells why
   programPipe.end(opts.program);
-  const synced = followSync(sync, opts.onSync);
+  const monitorReady = spawned.then(() => {
+    opts.onStep?.('spawned');
+    return readyLine(ready);
+  });
+  monitorReady.catch(() => undefined);
+  const synced = followSync(sync, opts.onSync, monitorReady);
   synced.catch(() => undefined);
   let started: { monitorPid: number; initPid: number };
   try {
-    await spawned;
-    started = await readyLine(ready);
+    started = await monitorReady;
+    opts.onStep?.('monitor ready');
   } catch (e) {
     sync.destroy();
     programPipe.destroy();

@@ -15,6 +15,9 @@ import { syncFilesystem } from '../../sys/sync-fs.js';
 //   <root>/snapshots/<id>/work        overlay work dir of an active snapshot
 // The snapshotter only describes mounts; mounting them is the caller's business. Commit
 // flushes the filesystem (one syncfs) before recording the snapshot as committed.
+// The metadata is read once, at the first call, and kept in memory: this process is its
+// only writer (one snapshotter per data root), and every change is written to disk before
+// it replaces the in-memory copy, so what a call answers is always what the file holds.
 
 const run = promisify(execFile);
 
@@ -77,6 +80,8 @@ export abstract class BaseSnapshotter implements Snapshotter {
   private readonly metaPath: string;
   /** Serialises metadata changes in this process. */
   private lock: Promise<unknown> = Promise.resolve();
+  /** The metadata as on disk (never changed in place: a change is saved, then swapped in). */
+  private meta: MetadataFile | undefined;
 
   constructor(dataRoot: string) {
     this.root = join(dataRoot, 'snapshots');
@@ -100,12 +105,20 @@ export abstract class BaseSnapshotter implements Snapshotter {
     }
   }
 
-  private async save(meta: MetadataFile): Promise<void> {
-    await atomicWriteFile(this.metaPath, JSON.stringify(meta));
+  /** Writes the metadata with `changes` applied (undefined: removed), then makes it current. */
+  private async save(changes: Record<string, Record_ | undefined>): Promise<void> {
+    const snapshots = { ...this.meta!.snapshots };
+    for (const [key, rec] of Object.entries(changes)) {
+      if (rec) snapshots[key] = rec;
+      else delete snapshots[key];
+    }
+    const next: MetadataFile = { version: 1, snapshots };
+    await atomicWriteFile(this.metaPath, JSON.stringify(next));
+    this.meta = next;
   }
 
   protected exclusive<T>(fn: (meta: MetadataFile) => Promise<T>): Promise<T> {
-    const next = this.lock.then(async () => fn(await this.load()));
+    const next = this.lock.then(async () => fn((this.meta ??= await this.load())));
     this.lock = next.catch(() => undefined);
     return next;
   }
@@ -151,8 +164,7 @@ export abstract class BaseSnapshotter implements Snapshotter {
         throw e;
       }
       const rec: Record_ = { id, name: key, parent, kind, created: new Date().toISOString(), labels };
-      meta.snapshots[key] = rec;
-      await this.save(meta);
+      await this.save({ [key]: rec }); // failing, it leaves an orphan dir: cleanup() takes it
       return this.mountsFor(rec, parentDirs);
     });
   }
@@ -177,9 +189,7 @@ export abstract class BaseSnapshotter implements Snapshotter {
       if (r.kind !== 'active') throw invalidParameter(`snapshot "${key}" is not active (it is ${r.kind})`);
       if (meta.snapshots[name]) throw conflict(`snapshot "${name}" already exists`);
       await rm(this.workDir(r.id), { recursive: true, force: true });
-      delete meta.snapshots[key];
-      meta.snapshots[name] = { ...r, name, kind: 'committed', labels: labels ?? r.labels, created: new Date().toISOString() };
-      await this.save(meta);
+      await this.save({ [key]: undefined, [name]: { ...r, name, kind: 'committed', labels: labels ?? r.labels, created: new Date().toISOString() } });
     });
   }
 
@@ -188,9 +198,8 @@ export abstract class BaseSnapshotter implements Snapshotter {
       const r = this.get(meta, key);
       const child = Object.values(meta.snapshots).find((s) => s.parent === key);
       if (child) throw conflict(`snapshot "${key}" has a child "${child.name}"`);
-      delete meta.snapshots[key];
       // Forget first, then delete: a crash between leaves an orphan dir, never a dangling record.
-      await this.save(meta);
+      await this.save({ [key]: undefined });
       await rm(join(this.root, r.id), { recursive: true, force: true });
     });
   }

@@ -1,12 +1,14 @@
 // File effects on cgroupfs: interface-file reads and writes with errors that name the file and
 // the OCI field, directory creation that records what it made, removal that retries EBUSY.
-// Directory creation and reads are synchronous: on cgroupfs they are in-kernel bookkeeping
-// of microseconds, less than the thread-pool round trip of the async calls (which, on a
-// loaded host, costs milliseconds each, ~20 of them per container start on cgroup v1).
-// Writes stay asynchronous: lowering memory.limit_in_bytes reclaims memory in the write.
+// Directory creation and removal, reads and most writes are synchronous: on cgroupfs they
+// are in-kernel bookkeeping of microseconds, less than the thread-pool round trip of the
+// async calls (which, on a loaded host, costs milliseconds each, ~20 of them per container
+// start on cgroup v1, and three per write: open, write, close). The writes that can take
+// long stay asynchronous: memory limits (lowering one reclaims memory in the write), moving
+// processes (cgroup.procs, tasks: migration waits for RCU) and the freezer.
 
-import { constants, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { open, readdir, rmdir } from 'node:fs/promises';
+import { closeSync, constants, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, statSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { BerthError, systemError } from '../../errors.js';
 
@@ -26,8 +28,19 @@ export interface CgroupWrite {
 
 const errnoOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
 
+const SLOW_WRITE = /^(memory\.|cgroup\.procs$|cgroup\.threads$|tasks$|freezer\.state$|cgroup\.freeze$|cgroup\.kill$)/;
+
 /** Writes value in one write(2), without creating the file (interface files exist or not). */
 export async function writeInterfaceFile(path: string, value: string): Promise<void> {
+  if (!SLOW_WRITE.test(posix.basename(path))) {
+    const fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC);
+    try {
+      writeSync(fd, value);
+    } finally {
+      closeSync(fd);
+    }
+    return;
+  }
   const fh = await open(path, constants.O_WRONLY | constants.O_TRUNC);
   try {
     await fh.write(value);
@@ -114,7 +127,7 @@ export async function removeCgroupDir(dir: string, retryMs = 2000): Promise<bool
   let delay = 5;
   for (;;) {
     try {
-      await rmdir(dir);
+      rmdirSync(dir);
       return true;
     } catch (e) {
       const code = errnoOf(e);
@@ -138,7 +151,7 @@ export async function readProcsRecursive(dir: string): Promise<number[]> {
   for (const l of text.split('\n')) if (l.trim()) out.push(Number(l));
   let entries: import('node:fs').Dirent[];
   try {
-    entries = await readdir(dir, { withFileTypes: true });
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch (e) {
     if (errnoOf(e) === 'ENOENT') return out;
     throw systemError(`read ${dir}: ${(e as Error).message}`, e);
@@ -151,7 +164,7 @@ export async function readProcsRecursive(dir: string): Promise<number[]> {
 export async function childCgroupsDeepestFirst(dir: string): Promise<string[]> {
   let entries: import('node:fs').Dirent[];
   try {
-    entries = await readdir(dir, { withFileTypes: true });
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch {
     return [];
   }

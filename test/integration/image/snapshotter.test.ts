@@ -2,9 +2,9 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdir, readFile, writeFile, readdir, rm, lstat, readlink } from 'node:fs/promises';
+import { mkdir, readFile, writeFile, readdir, rename, rm, lstat, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OverlaySnapshotter, VfsSnapshotter, overlaySupported, type Mount, type Snapshotter } from '../../../src/image/snapshot/snapshotter.js';
+import { BaseSnapshotter, OverlaySnapshotter, VfsSnapshotter, overlaySupported, type Mount, type Snapshotter } from '../../../src/image/snapshot/snapshotter.js';
 import { ContentStore } from '../../../src/image/content/store.js';
 import { unpackLayers, chainIds } from '../../../src/image/unpack.js';
 import type { ProgressEvent } from '../../../src/image/progress.js';
@@ -112,6 +112,38 @@ function snapshotterSuite(name: string, factory: Factory, skip: string | false):
       await sn.commit('flushed', 'unflushable');
       assert.equal((await sn.stat('flushed')).kind, 'committed');
       await sn.remove('flushed');
+    });
+
+    test('the metadata kept in memory is what the disk holds: a restarted snapshotter sees every change; one that fails to be written is seen by nobody', async () => {
+      await sn.prepare('mem-active');
+      await writeFile(join(await sn.applyDir('mem-active'), 'f'), 'x');
+      await sn.commit('mem-layer', 'mem-active');
+      await sn.prepare('mem-child', 'mem-layer', { k: 'v' });
+      await sn.view('mem-view', 'mem-layer');
+      await sn.remove('mem-view');
+      const fresh = factory(dir);
+      const byName = (xs: { name: string }[]): string[] => xs.map((x) => JSON.stringify(x)).sort();
+      assert.deepEqual(byName(await fresh.list()), byName(await sn.list()));
+      assert.deepEqual(await fresh.mounts('mem-child'), await sn.mounts('mem-child'));
+
+      // The write fails (a directory stands where metadata.json is renamed to): the prepare
+      // fails, and neither this snapshotter nor a restarted one knows the snapshot.
+      const meta = join(dir, 'snapshots', 'metadata.json');
+      await rename(meta, `${meta}.aside`);
+      await mkdir(join(meta, 'blocker'), { recursive: true });
+      try {
+        await assert.rejects(sn.prepare('mem-unwritten', 'mem-layer'));
+        await assert.rejects(sn.stat('mem-unwritten'), (e: unknown) => isBerthError(e, 'NotFound'));
+      } finally {
+        await rm(meta, { recursive: true });
+        await rename(`${meta}.aside`, meta);
+      }
+      await assert.rejects(factory(dir).stat('mem-unwritten'), (e: unknown) => isBerthError(e, 'NotFound'));
+      // Its directory is an orphan, which the start-up cleanup removes.
+      assert.equal((await (sn as BaseSnapshotter).cleanup()).length, 1);
+      await sn.remove('mem-child');
+      await sn.remove('mem-layer');
+      assert.deepEqual(byName(await factory(dir).list()), byName(await sn.list()));
     });
 
     test('list, mounts, usage', async () => {

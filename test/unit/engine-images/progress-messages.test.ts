@@ -71,6 +71,25 @@ test('a pull with nothing to download: no layer lines, "Image is up to date"', (
   assert.deepEqual(out, [HEADER, { status: 'Digest: sha256:feed' }, { status: 'Status: Image is up to date for busybox:latest' }]);
 });
 
+test('the unpack may finish a layer it already has before the download reports it: still "Image is up to date"', () => {
+  const out: JSONMessage[] = [];
+  const p = new PullProgress((m) => out.push(m), HEADER);
+  for (const d of [A, B]) p.download(progressEvent(d, 'waiting', 0, 1));
+  for (const d of [A, B]) p.extract(progressEvent(d, 'done'));
+  for (const d of [A, B]) p.download(progressEvent(d, 'exists', 1, 1));
+  p.finish('sha256:feed', 'busybox:latest', false);
+  assert.deepEqual(out, [HEADER, { status: 'Digest: sha256:feed' }, { status: 'Status: Image is up to date for busybox:latest' }]);
+});
+
+test('an unpack done before its download reported shows "Pull complete" after "Download complete"', () => {
+  const out: JSONMessage[] = [];
+  const p = new PullProgress((m) => out.push(m), HEADER);
+  p.download(progressEvent(A, 'waiting', 0, 1));
+  p.extract(progressEvent(A, 'done'));
+  p.download(progressEvent(A, 'downloaded', 1, 1));
+  assert.deepEqual(out.map((m) => m.status), [HEADER.status, 'Pulling fs layer', 'Download complete', 'Pull complete']);
+});
+
 test('a failure before any layer message leaves the stream unstarted', () => {
   const out: JSONMessage[] = [];
   const p = new PullProgress((m) => out.push(m), HEADER);
