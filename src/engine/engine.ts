@@ -810,12 +810,16 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     };
     try {
       await mkdir(this.paths.dir(id), { recursive: true, mode: 0o710 });
-      await writeFile(this.paths.hosts(id), hostsFile(hc, this.net?.hostGateway()), { mode: 0o644 });
-      await writeFile(this.paths.hostname(id), hostnameFile(hc, merged.Hostname!), { mode: 0o644 });
-      await writeFile(this.paths.resolvConf(id), resolvConf(hc), { mode: 0o644 });
-      trace.mark('files');
-      rec.rootfs = await this.images.prepareRootfs(id, img.id);
-      trace.mark('rootfs');
+      // All settled before a failure is cleaned up: nothing is still being made meanwhile.
+      const [rootfs, ...files] = await Promise.allSettled([
+        this.images.prepareRootfs(id, img.id),
+        writeFile(this.paths.hosts(id), hostsFile(hc, this.net?.hostGateway()), { mode: 0o644 }),
+        writeFile(this.paths.hostname(id), hostnameFile(hc, merged.Hostname!), { mode: 0o644 }),
+        writeFile(this.paths.resolvConf(id), resolvConf(hc), { mode: 0o644 }),
+      ]);
+      for (const r of [rootfs!, ...files]) if (r.status === 'rejected') throw r.reason;
+      rec.rootfs = (rootfs as PromiseFulfilledResult<string>).value;
+      trace.mark('files and rootfs');
       rec.volumeMounts = await setupVolumes(this.volumes, rec, rec.rootfs, (r) => this.get(r).rec);
       trace.mark('volumes');
       await saveRecord(this.paths, rec); // the commit point
@@ -905,9 +909,9 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     const rt = this.paths.runtime(id);
     const trace = new StepTrace(`start ${id.slice(0, 12)}`, (m) => this.log('debug', m));
     let cg: CgroupManager | undefined;
-    // The running record, written at the sync point while berth-init goes on to exec the
-    // process (the start is answered only once it is on disk): a berthd that dies from then
-    // on re-adopts the container from it instead of leaving a monitor nobody knows.
+    // The running record, written as soon as the container's process exists, while it sets up
+    // its rootfs (the start is answered only once the record is on disk): a berthd that dies
+    // from then on re-adopts the container from it instead of leaving a monitor nobody knows.
     let early: { state: RecordState; write: Promise<void> } | undefined;
     try {
       const rootfs = await this.images.mountRootfs(id);
@@ -975,14 +979,15 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         stderrPath: this.paths.monitorErr(id),
         initPath: await sealedInitPath(),
         onStep: (step) => trace.mark(step),
-        onSync: async (_name, pids) => {
-          trace.mark('init to sync');
-          startedAt = nowIso(); // just before the process is exec'd
-          if (pids.containerPid !== undefined) {
-            const state = runningState(startedAt, { monitorPid: pids.monitorPid, containerPid: pids.containerPid });
-            early = { state, write: saveRecord(this.paths, { ...rec, state }, { syncDir }) };
-            early.write.catch(() => undefined); // awaited below, or before the failure is recorded
-          }
+        onPid: (pids) => {
+          trace.mark('init to pid');
+          startedAt = nowIso(); // the container's process exists from now on
+          const state = runningState(startedAt, pids);
+          early = { state, write: saveRecord(this.paths, { ...rec, state }, { syncDir }) };
+          early.write.catch(() => undefined); // awaited below, or before the failure is recorded
+        },
+        onSync: async () => {
+          trace.mark('pid to sync');
           const pending = [...c.pendingAttach];
           c.pendingAttach.clear();
           await Promise.all(pending.map((p) => p().catch(() => undefined)));

@@ -73,8 +73,9 @@ export class RootfsManager {
     const key = containerSnapshotKey(containerId);
     const target = this.mountPath(containerId);
     mounts ??= await this.snapshotter.mounts(key);
-    await mkdir(target, { recursive: true, mode: 0o755 });
-    if (!(await isMountPoint(target))) await mountSnapshot(mounts, target);
+    // A mount point this call made cannot have anything mounted on it yet.
+    const made = await mkdir(target, { recursive: true, mode: 0o755 });
+    if (made !== undefined || !(await isMountPoint(target))) await mountSnapshot(mounts, target);
     return target;
   }
 

@@ -41,6 +41,12 @@ export interface MonitorOptions {
    * before the sync.
    */
   onSync?: (name: string, pids: SyncPids) => Promise<void>;
+  /**
+   * Called once the monitor's ready line and berth-init's `pid N` have both come, that is
+   * just after berth-init made the container's process and before that process sets up
+   * its rootfs: what berthd records about the run can be written while it does.
+   */
+  onPid?: (pids: SyncPids & { containerPid: number }) => void;
   /** The monitor's own error output goes to this file (appended); default: nowhere. */
   stderrPath?: string;
   monitorPath?: string;
@@ -107,7 +113,8 @@ function readyLine(sock: Socket): Promise<{ monitorPid: number; initPid: number 
 }
 
 /** Follows the sync protocol to `ready`; resolves with the pid of `pid N`, if any. */
-function followSync(sock: Socket, onSync: MonitorOptions['onSync'], monitorReady: Promise<{ monitorPid: number; initPid: number }>): Promise<number | undefined> {
+function followSync(sock: Socket, opts: Pick<MonitorOptions, 'onSync' | 'onPid'>, monitorReady: Promise<{ monitorPid: number; initPid: number }>): Promise<number | undefined> {
+  const { onSync, onPid } = opts;
   return new Promise((resolve, reject) => {
     let pid: number | undefined;
     let done = false;
@@ -125,8 +132,11 @@ function followSync(sock: Socket, onSync: MonitorOptions['onSync'], monitorReady
         const sp = line.indexOf(' ');
         const verb = sp < 0 ? line : line.slice(0, sp);
         const rest = sp < 0 ? '' : line.slice(sp + 1);
-        if (verb === 'pid') pid = Number(rest);
-        else if (verb === 'ready') finish();
+        if (verb === 'pid') {
+          const containerPid = Number(rest);
+          pid = containerPid;
+          if (onPid) monitorReady.then((m) => !done && onPid({ ...m, containerPid }), () => undefined);
+        } else if (verb === 'ready') finish();
         else if (verb === 'error') finish(monitorError(rest));
         else if (verb === 'sync') {
           (onSync ? monitorReady.then((m) => onSync(rest, { ...m, containerPid: pid })) : Promise.resolve()).then(
@@ -198,7 +208,7 @@ export async function startMonitor(opts: MonitorOptions): Promise<MonitorStarted
     return readyLine(ready);
   });
   monitorReady.catch(() => undefined);
-  const synced = followSync(sync, opts.onSync, monitorReady);
+  const synced = followSync(sync, opts, monitorReady);
   synced.catch(() => undefined);
   let started: { monitorPid: number; initPid: number };
   try {

@@ -32,9 +32,11 @@ function open(d: TestBerthd, path: string): Promise<{ ws: WebSocket; got: Receiv
   });
 }
 
-async function until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
+async function until(what: string, cond: () => boolean, ms = 15_000, poll?: () => Promise<void>): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!cond()) {
+  for (;;) {
+    await poll?.();
+    if (cond()) return;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -58,6 +60,11 @@ describe('websocket attach', { skip }, () => {
     d = await TestBerthd.start('berthd-attach-ws');
     const r = await d.docker(['run', '-d', '-i', '--network', 'none', '--name', 'echo', 'busybox', 'sh', '-c', 'echo ready; while read l; do echo "out $l"; echo "err $l" >&2; done']);
     assert.equal(r.code, 0, r.stderr);
+    // `ready` is in the log, so berth-monitor has read it: an attach from now on must not get it.
+    let log = '';
+    await until('the container to print ready', () => log.includes('ready'), 15_000, async () => {
+      log = (await d.docker(['logs', 'echo'])).stdout;
+    });
   });
   after(async () => {
     await d?.cleanup();
