@@ -1106,16 +1106,16 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       !rec.manuallyStopped &&
       !this.closed &&
       (policy === 'always' || policy === 'unless-stopped' || (policy === 'on-failure' && rec.state.exitCode !== 0 && (max === 0 || rec.restartCount < max)));
-    // An auto-removed container goes from running to removing in one write: `removing` on
-    // disk is what makes a restarted berthd finish the removal. Its rename is not fsync'd:
-    // after a power loss the record it replaces (running, its monitor gone) brings recovery to
-    // the same end, an exit and the auto-removal.
+    // An auto-removed container is not written again: the `running` record on disk, its
+    // monitor gone, already brings a restarted berthd (crash or reboot) to this same exit and
+    // removal, so the removal's answer does not wait for a write.
     const autoRemove = !restart && rec.hostConfig.AutoRemove === true && !c.removing;
     if (autoRemove) {
       c.removing = true;
       rec.state.status = 'removing';
+    } else {
+      await this.save(c);
     }
-    await saveRecord(this.paths, rec, { syncDir: !autoRemove });
     trace.mark('record');
     for (const ex of this.execs.values()) {
       // The container's end killed its execs: their status if their monitor wrote it, else SIGKILL's.

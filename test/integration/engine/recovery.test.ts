@@ -6,7 +6,7 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -81,6 +81,28 @@ describe('berthd killed and restarted: live restore', { skip }, () => {
     const waiter = d.docker(['wait', 'survivor']);
     assert.equal((await d.docker(['kill', 'survivor'])).code, 0);
     assert.equal((await waiter).stdout, '137\n');
+  });
+
+  test('--rm containers that ended while berthd was down are removed by the next one, with or without their exit file', async () => {
+    // berthd does not write the record of an auto-removed container at its exit: the
+    // `running` record with its monitor gone must be enough to finish the removal.
+    const ids: string[] = [];
+    for (const name of ['rm-exit-file', 'rm-no-exit-file']) {
+      const r = await d.docker(['run', '-d', '--rm', '--name', name, '--network', 'none', 'busybox', 'sleep', '1']);
+      assert.equal(r.code, 0, r.stderr);
+      ids.push(r.stdout.trim());
+    }
+    await d.kill9();
+    const runtime = (id: string): string => join(d.execRoot, 'c', id.slice(0, 16));
+    await poll('both to exit', () => ids.every((id) => existsSync(join(runtime(id), 'exit'))));
+    // As if berthd had died in the middle of the second one's removal, its runtime dir gone.
+    rmSync(runtime(ids[1]!), { recursive: true, force: true });
+    await d.startDaemon();
+    await poll('both removed', async () => (await d.docker(['ps', '-aq', '--no-trunc'])).stdout.split('\n').every((l) => !ids.includes(l)));
+    for (const id of ids) {
+      assert.equal(existsSync(join(d.dataRoot, 'containers', id)), false, `record dir of ${id}`);
+      assert.equal(existsSync(join(d.dataRoot, 'rootfs', id)), false, `rootfs of ${id}`);
+    }
   });
 
   test('a clean stop (SIGTERM) leaves containers running', async () => {
