@@ -35,18 +35,14 @@ export interface MonitorOptions {
   stdin?: boolean;
   /** Host fds passed to berth-init as its fds 3, 4, … (preserved fds); the sync fd follows. */
   extraFds?: number[];
-  /**
-   * Called on `sync NAME`; berth-init is answered `go` when it resolves. `pids` are the
-   * monitor's and berth-init's (from its ready line) and the container's when `pid N` came
-   * before the sync.
-   */
-  onSync?: (name: string, pids: SyncPids) => Promise<void>;
+  /** Called on `sync NAME`; berth-init is answered `go` when it resolves. */
+  onSync?: (name: string) => Promise<void>;
   /**
    * Called once the monitor's ready line and berth-init's `pid N` have both come, that is
    * just after berth-init made the container's process and before that process sets up
    * its rootfs: what berthd records about the run can be written while it does.
    */
-  onPid?: (pids: SyncPids & { containerPid: number }) => void;
+  onPid?: (pids: StartedPids) => void;
   /** The monitor's own error output goes to this file (appended); default: nowhere. */
   stderrPath?: string;
   monitorPath?: string;
@@ -55,10 +51,10 @@ export interface MonitorOptions {
   onStep?: (step: 'spawned' | 'monitor ready') => void;
 }
 
-export interface SyncPids {
+export interface StartedPids {
   monitorPid: number;
   initPid: number;
-  containerPid: number | undefined;
+  containerPid: number;
 }
 
 export interface MonitorStarted {
@@ -139,7 +135,7 @@ function followSync(sock: Socket, opts: Pick<MonitorOptions, 'onSync' | 'onPid'>
         } else if (verb === 'ready') finish();
         else if (verb === 'error') finish(monitorError(rest));
         else if (verb === 'sync') {
-          (onSync ? monitorReady.then((m) => onSync(rest, { ...m, containerPid: pid })) : Promise.resolve()).then(
+          (onSync ? onSync(rest) : Promise.resolve()).then(
             () => {
               if (!done) sock.write('go\n');
             },

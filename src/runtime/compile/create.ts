@@ -79,9 +79,10 @@ export function compileCreate(input: CreateInput): Op[] {
   pre.push(...rlimitOps(p), ...oomScoreOps(p), ...ns.preClone);
 
   // --- the parent, after CLONE -----------------------------------------------------
-  const parent: Op[] = [...ns.parentMaps];
+  // The pid first: whoever follows the sync fd (berthd) can record the run while the child
+  // is moved into its cgroups (a migration each, on cgroup v1 one per hierarchy).
+  const parent: Op[] = [op(OpCode.CHILD_REPORT), ...ns.parentMaps];
   for (const f of input.cgroupProcs) parent.push(op(OpCode.CHILD_CGROUP, str(f)));
-  parent.push(op(OpCode.CHILD_REPORT));
   if (input.pidFile) parent.push(op(OpCode.CHILD_PIDFILE, str(input.pidFile)));
   parent.push(op(OpCode.RELEASE));
   parent.push(input.mode === 'foreground' ? op(OpCode.WAIT_CHILD) : op(OpCode.EXIT, int(0)));

@@ -45,7 +45,7 @@ test('round trip through the encoder, and the same input gives the same program'
   assert.deepEqual(compile(sp, input), ops);
 });
 
-test('parent block: maps, cgroups, report, pid file, release, then exit or wait', () => {
+test('parent block: report, maps, cgroups, pid file, release, then exit or wait', () => {
   const sp = spec((x) => {
     x.linux.namespaces.push({ type: 'user' });
     x.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
@@ -53,10 +53,10 @@ test('parent block: maps, cgroups, report, pid file, release, then exit or wait'
   });
   const ops = compile(sp, { cgroupProcs: ['/a/cgroup.procs', '/b/cgroup.procs'], pidFile: '/run/c.pid' });
   const { parent } = parentBlock(ops);
-  assert.deepEqual(names(parent), ['CHILD_WRITE', 'CHILD_WRITE', 'CHILD_CGROUP', 'CHILD_CGROUP', 'CHILD_REPORT', 'CHILD_PIDFILE', 'RELEASE', 'EXIT']);
-  assert.equal(s(parent[0]!, 0), 'uid_map');
-  assert.equal(b(parent[0]!, 1), '0 100000 65536\n');
-  assert.equal(s(parent[1]!, 0), 'gid_map');
+  assert.deepEqual(names(parent), ['CHILD_REPORT', 'CHILD_WRITE', 'CHILD_WRITE', 'CHILD_CGROUP', 'CHILD_CGROUP', 'CHILD_PIDFILE', 'RELEASE', 'EXIT']);
+  assert.equal(s(parent[1]!, 0), 'uid_map');
+  assert.equal(b(parent[1]!, 1), '0 100000 65536\n');
+  assert.equal(s(parent[2]!, 0), 'gid_map');
   assert.equal(s(parent[5]!, 0), '/run/c.pid');
   assert.equal(n(parent[7]!, 0), 0);
   const fg = parentBlock(compile(sp, { mode: 'foreground' })).parent;
@@ -67,7 +67,7 @@ test('rootless: setgroups is denied before gid_map, and supplementary groups are
   const sp = spec(() => {}, true);
   const ops = compile(sp, { rootless: true });
   const { parent, child } = parentBlock(ops);
-  assert.deepEqual(parent.slice(0, 3).map((o) => [s(o, 0), b(o, 1)]), [
+  assert.deepEqual(parent.slice(1, 4).map((o) => [s(o, 0), b(o, 1)]), [
     ['setgroups', 'deny'],
     ['uid_map', '0 1000 1\n'],
     ['gid_map', '0 1000 1\n'],
