@@ -58,7 +58,6 @@ import { createResources } from '../runtime/container/devices.js';
 import { mergeEnv } from '../runtime/container/exec-process.js';
 import { encodeInitProgram, op, OpCode, str, type Op } from '../runtime/init-program.js';
 import { sealedInitPath } from '../runtime/init-runner.js';
-import { StepTrace } from './step-trace.js';
 import { compileSeccompCached } from '../runtime/seccomp.js';
 import type { Process, Spec } from '../runtime/spec/types.js';
 import { namespaceFlag } from '../runtime/compile/flags.js';
@@ -78,6 +77,7 @@ import { ContainerPaths, loadRecord, removeContainerFiles, saveRecord, scanConta
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pump } from './session.js';
 import { dockerStats, type CpuSample } from './stats.js';
 import { resolveUser } from './user.js';
+import { StepTrace } from './step-trace.js';
 import { markRemoveVolumes, reconcileVolumeUsers, releaseVolumes, setupVolumes, validateVolumeConfig, volumeMountPoints, volumeOciMounts, isVolumeBind } from './volumes.js';
 import { VolumeStore } from '../volume/store.js';
 import { archiveMounts, archiveOf, extractInScope, extractionPoint, statContainerPath } from './archive.js';
@@ -1079,7 +1079,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     const rec = c.rec;
     if (!isRunning(rec) && rec.state.status !== 'restarting') return;
     const trace = new StepTrace(`exit ${rec.id.slice(0, 12)}`, (m) => this.log('debug', m));
-    if (st) trace.mark(`noticed ${(Date.now() - Number(st.finishedAtNs / 1_000_000n))}`);
+    if (st) trace.mark(`noticed(${Date.now() - Number(st.finishedAtNs / 1_000_000n)} ms after the exit)`);
     this.stopWatching(c);
     const cg = this.cgroup(rec);
     const oom = (await cg.oomKillCount().catch(() => 0)) > 0;
@@ -1322,7 +1322,8 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   /**
    * Removes a container marked `removing` on disk. Its processes, network and volumes go
    * before the `removed` waiters are answered; its rootfs and files after (a crash meanwhile
-   * leaves the `removing` record, which recovery finishes).
+   * leaves the `removing` record, or an auto-removed container's `running` one, which
+   * recovery finishes).
    */
   private async finishRemove(c: Live, trace = new StepTrace(`remove ${c.rec.id.slice(0, 12)}`, (m) => this.log('debug', m))): Promise<void> {
     const rec = c.rec;
