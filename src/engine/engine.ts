@@ -4,7 +4,7 @@
 // data root; everything in memory is rebuilt from it at start (recover()).
 
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { constants as osConstants, cpus, hostname as hostHostname, release, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -53,7 +53,7 @@ import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../api/version.js';
 import { BerthError, conflict, errorMessage, invalidParameter, isBerthError, notFound, notImplemented, systemError } from '../errors.js';
 import { parseNormalizedReference, formatReference } from '../image/reference.js';
 import { openCgroupManager, type CgroupManager } from '../runtime/cgroups/index.js';
-import { compileCreate, compileExec } from '../runtime/compile/index.js';
+import { compileCreate, compileExec, detectHostOnce } from '../runtime/compile/index.js';
 import { createResources } from '../runtime/container/devices.js';
 import { mergeEnv } from '../runtime/container/exec-process.js';
 import { encodeInitProgram, op, OpCode, str, type Op } from '../runtime/init-program.js';
@@ -64,13 +64,14 @@ import { namespaceFlag } from '../runtime/compile/flags.js';
 import { EventBus } from './events.js';
 import { cgroupParentOf, checkCreateSettings } from './create-checks.js';
 import { ExecStore, type StoredExec } from './exec-store.js';
+import { traceSpan } from './trace.js';
 import { ContainerNetworking, NETWORK_METHODS } from './networking.js';
 import type { NetworkManager } from '../network/index.js';
 import { hostnameFile, hostsFile, resolvConf } from './etc-files.js';
 import { rfc3339Nano, since } from './human-time.js';
 import type { EngineImages } from './images/index.js';
 import { containerFilter } from './list-filters.js';
-import { attach, readExitFile, readJsonLog, readJsonLogBatches, startMonitor, type AttachConnection, type ExitStatus } from './monitor/index.js';
+import { attach, readExitFile, readExitFileSync, readJsonLog, readJsonLogBatches, startMonitor, type AttachConnection, type ExitStatus } from './monitor/index.js';
 import { NameIndex, newContainerId, randomName, validateName } from './names.js';
 import { buildSpec, capabilitySet, linuxResources, validateResources, type DeviceInfo, type HostLimits } from './oci-spec.js';
 import { ContainerPaths, loadRecord, removeContainerFiles, saveRecord, scanContainerDirs, ZERO_TIME, type ContainerRecord, type ContainerStatus, type RecordState } from './record.js';
@@ -161,6 +162,8 @@ interface ExecRecord {
   done: Deferred<void>;
   /** Written to disk (exec-store.ts) when started; health-check execs are not. */
   persist: boolean;
+  /** The exec's record writes, one after the other (the last one holds its final state). */
+  saved: Promise<void>;
 }
 
 const RUNNING: ContainerStatus[] = ['running', 'paused', 'restarting'];
@@ -259,7 +262,12 @@ function exitFileIn(dir: string): Promise<ExitStatus> {
       resolve(st);
     };
     const check = (): void => {
-      void readExitFile(join(dir, 'exit')).then((st) => st && finish(st), () => undefined);
+      try {
+        const st = readExitFileSync(join(dir, 'exit'));
+        if (st) finish(st);
+      } catch {
+        // torn or unreadable: the monitor renames it into place, the next event or poll retries
+      }
     };
     try {
       watcher = watch(dir, (_ev, file) => {
@@ -489,7 +497,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
    */
   private async recoverExecs(c: Live): Promise<void> {
     for (const s of await this.execStore.load(c.rec.id, (f, e) => this.log('warn', `skip exec record ${f}: ${errorMessage(e)}`))) {
-      const ex: ExecRecord = { ...s, started: true, done: deferred(), persist: true };
+      const ex: ExecRecord = { ...s, started: true, done: deferred(), persist: true, saved: Promise.resolve() };
       this.execs.set(ex.id, ex);
       if (!ex.running) {
         ex.done.resolve();
@@ -1328,7 +1336,12 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   private async finishRemove(c: Live, trace = new StepTrace(`remove ${c.rec.id.slice(0, 12)}`, (m) => this.log('debug', m))): Promise<void> {
     const rec = c.rec;
     this.stopWatching(c);
-    for (const [id, ex] of this.execs) if (ex.containerId === rec.id) this.execs.delete(id);
+    const execSaves: Promise<void>[] = [];
+    for (const [id, ex] of this.execs) {
+      if (ex.containerId !== rec.id) continue;
+      execSaves.push(ex.saved);
+      this.execs.delete(id);
+    }
     await this.killCgroupOf(rec.cgroupsPath);
     await this.net?.detach(rec.id);
     await releaseVolumes(this.volumes, rec);
@@ -1340,6 +1353,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     const files = (async (): Promise<void> => {
       await this.images.removeRootfs(rec.id);
       trace.mark('rootfs');
+      await Promise.all(execSaves); // a record written after the removal would bring the directory back
       await removeContainerFiles(this.paths, rec.id);
       trace.mark('files');
       trace.done();
@@ -1730,6 +1744,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       dir: this.paths.execDir(c.rec.id, id),
       done: deferred(),
       persist: true,
+      saved: Promise.resolve(),
     });
     this.emit(c.rec, `exec_create: ${config.Cmd.join(' ')}`, { execID: id });
     return { Id: id };
@@ -1792,12 +1807,14 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     const tty = ex.config.Tty === true;
     const detachKeys = parseDetachKeys(ex.config.DetachKeys || DEFAULT_DETACH_KEYS);
     const consoleSize = opts.consoleSize ?? (ex.config.ConsoleSize ?? undefined);
+    const span = traceSpan(`exec ${id.slice(0, 8)}`);
     const launch = async (onSync?: () => Promise<void>): Promise<void> => {
       const rec = c.rec;
+      span.step('launch');
       const process_ = this.execProcess(c, ex, consoleSize as [number, number] | undefined);
       const seccompSpec = c.spec?.linux?.seccomp;
       const seccomp = seccompSpec && !ex.config.Privileged ? compileSeccompCached(seccompSpec, 'seccomp profile') : undefined;
-      await mkdir(ex.dir, { recursive: true, mode: 0o700 });
+      mkdirSync(ex.dir, { recursive: true, mode: 0o700 }); // on the exec root's tmpfs: no thread-pool round trip
       const consoleSocket = tty ? join(ex.dir, 'console.sock') : undefined;
       let ops = compileExec({
         pid: rec.state.pid,
@@ -1809,8 +1826,10 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         ...(seccomp ? { seccomp } : {}),
         containerId: rec.id,
         rootfs: rec.rootfs,
+        host: detectHostOnce(),
       });
       if (onSync) ops = syncBeforeReady(ops, 'attach');
+      span.step('compiled');
       const started = await startMonitor({
         program: encodeInitProgram(ops),
         pidFile: join(ex.dir, 'pid'),
@@ -1825,7 +1844,10 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       ex.pid = started.containerPid;
       ex.monitorPid = started.monitorPid;
       ex.running = true;
-      await this.saveExec(ex);
+      span.step('monitor ready');
+      // Not awaited: the client's stream and the exit watch need not wait for the disk (the
+      // record's writes stay in order, and the container's removal waits for them).
+      void this.saveExec(ex);
       this.emit(rec, `exec_start: ${ex.config.Cmd.join(' ')}`, { execID: ex.id });
       this.watchExecExit(rec, ex);
     };
@@ -1851,8 +1873,10 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         let conn: AttachConnection | undefined;
         try {
           await launch(async () => {
+            span.step('sync attach');
             conn = await attach(join(ex.dir, 'attach.sock'));
             conn.on('error', () => undefined);
+            span.step('attached');
           });
         } catch (e) {
           streams.stderr?.write(`${errorMessage(e)}\r\n`);
@@ -1867,15 +1891,19 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
           stdinOnce: true,
           detachKeys,
         });
+        span.step(`pump ${end}`);
         if (end === 'exited') await Promise.race([ex.done.promise, new Promise((r) => setTimeout(r, 5000))]);
+        span.step('done');
       },
     };
   }
 
-  private async saveExec(ex: ExecRecord): Promise<void> {
-    if (!ex.persist) return;
+  /** Queues a write of the exec's record as it is now, after the writes queued before it. */
+  private saveExec(ex: ExecRecord): Promise<void> {
+    if (!ex.persist) return ex.saved;
     const s: StoredExec = { id: ex.id, containerId: ex.containerId, config: ex.config, running: ex.running, exitCode: ex.exitCode, pid: ex.pid, monitorPid: ex.monitorPid, dir: ex.dir };
-    await this.execStore.save(s).catch((e: unknown) => this.log('warn', `save exec ${ex.id}: ${errorMessage(e)}`));
+    ex.saved = ex.saved.then(() => this.execStore.save(s)).catch((e: unknown) => this.log('warn', `save exec ${ex.id}: ${errorMessage(e)}`));
+    return ex.saved;
   }
 
   private watchExecExit(rec: ContainerRecord, ex: ExecRecord): void {
@@ -1884,6 +1912,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
 
   private async execExited(rec: ContainerRecord, ex: ExecRecord, exitCode: number): Promise<void> {
     if (!ex.running) return;
+    traceSpan(`exec ${ex.id.slice(0, 8)}`).step('exit seen');
     ex.exitCode = exitCode;
     ex.running = false;
     ex.done.resolve();

@@ -20,3 +20,11 @@ export function detectHost(): HostFeatures {
   }
   return { apparmor, selinux: existsSync('/sys/fs/selinux/enforce'), cgroup };
 }
+
+let detected: HostFeatures | undefined;
+
+/** detectHost() once per process: for a daemon that compiles on every request (exec). */
+export function detectHostOnce(): HostFeatures {
+  detected ??= detectHost();
+  return detected;
+}

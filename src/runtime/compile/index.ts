@@ -3,7 +3,7 @@
 export { compileCreate } from './create.js';
 export { compileExec } from './exec.js';
 export { namespaceFlag } from './flags.js';
-export { detectHost } from './host.js';
+export { detectHost, detectHostOnce } from './host.js';
 export { RootfsResolver, secureJoin } from './secure-join.js';
 export { parseMountOptions } from './mount-options.js';
 export type { CompiledSeccomp, CreateInput, ExecInput, HostFeatures } from './types.js';
