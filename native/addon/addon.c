@@ -28,6 +28,8 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "seccompResolve", berth_seccomp_resolve);
   export_fn(env, exports, "bpfDeviceAttach", berth_bpf_device_attach);
   export_fn(env, exports, "recvFd", berth_recv_fd);
+  export_fn(env, exports, "socketPair", berth_socket_pair);
+  export_fn(env, exports, "sendFds", berth_send_fds);
   export_fn(env, exports, "getWinsize", berth_get_winsize);
   export_fn(env, exports, "setWinsize", berth_set_winsize);
   export_fn(env, exports, "ttyMakeRaw", berth_tty_make_raw);

@@ -7,6 +7,8 @@ napi_value berth_seccomp_compile(napi_env env, napi_callback_info info);   /* se
 napi_value berth_seccomp_resolve(napi_env env, napi_callback_info info);   /* seccomp.c */
 napi_value berth_bpf_device_attach(napi_env env, napi_callback_info info); /* bpf.c */
 napi_value berth_recv_fd(napi_env env, napi_callback_info info);          /* fdpass.c */
+napi_value berth_socket_pair(napi_env env, napi_callback_info info);      /* fdpass.c */
+napi_value berth_send_fds(napi_env env, napi_callback_info info);         /* fdpass.c */
 napi_value berth_get_winsize(napi_env env, napi_callback_info info);      /* fdpass.c */
 napi_value berth_set_winsize(napi_env env, napi_callback_info info);      /* fdpass.c */
 napi_value berth_tty_make_raw(napi_env env, napi_callback_info info);    /* fdpass.c */

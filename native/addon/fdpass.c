@@ -2,6 +2,10 @@
  *   recvFd(socketFd)            one message from a unix socket: the first SCM_RIGHTS fd
  *                               (close-on-exec) and the data as a string; null when nothing
  *                               is queued (EAGAIN). Extra fds in the message are closed.
+ *   socketPair()                a connected pair of unix stream sockets (close-on-exec)
+ *   sendFds(path, data, fds)    connects to the unix socket at path, sends data with fds
+ *                               (SCM_RIGHTS) in one message, and closes the connection;
+ *                               never blocks (EAGAIN when the listener's backlog is full)
  *   getWinsize(fd)              TIOCGWINSZ: { rows, cols }
  *   setWinsize(fd, rows, cols)  TIOCSWINSZ (the kernel signals the pty's foreground group)
  *   ttyMakeRaw(fd)              cfmakeraw on a terminal; returns the termios it had (a Buffer)
@@ -12,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 #include "addon.h"
@@ -87,6 +92,72 @@ napi_value berth_recv_fd(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, data, len, &name);
   napi_set_named_property(env, r, "name", name);
   return r;
+}
+
+napi_value berth_socket_pair(napi_env env, napi_callback_info info) {
+  (void)info;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return berth_throw_errno(env, "socketpair", errno);
+  napi_value r;
+  napi_create_array_with_length(env, 2, &r);
+  napi_set_element(env, r, 0, make_int(env, sv[0]));
+  napi_set_element(env, r, 1, make_int(env, sv[1]));
+  return r;
+}
+
+napi_value berth_send_fds(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  size_t argc = 3, plen, len;
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  void *data;
+  uint32_t nfds;
+  bool is_array = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], sa.sun_path, sizeof sa.sun_path, &plen) != napi_ok ||
+      napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok || napi_is_array(env, argv[2], &is_array) != napi_ok ||
+      !is_array || napi_get_array_length(env, argv[2], &nfds) != napi_ok) {
+    napi_throw_type_error(env, NULL, "sendFds(path, data, fds): expected a string, a Buffer and an array of fds");
+    return NULL;
+  }
+  if (plen >= sizeof sa.sun_path - 1) return berth_throw_errno(env, "sendFds: socket path", ENAMETOOLONG);
+  if (nfds == 0 || nfds > MAX_FDS || len == 0) {
+    napi_throw_range_error(env, NULL, "sendFds: 1 to 16 fds and a non-empty message");
+    return NULL;
+  }
+  int fds[MAX_FDS];
+  for (uint32_t i = 0; i < nfds; i++) {
+    napi_value v;
+    if (napi_get_element(env, argv[2], i, &v) != napi_ok || napi_get_value_int32(env, v, &fds[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "sendFds: fds must be integers");
+      return NULL;
+    }
+  }
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+    struct cmsghdr align;
+  } ctl;
+  memset(&ctl, 0, sizeof ctl);
+  struct iovec iov = { data, len };
+  struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = CMSG_SPACE(sizeof(int) * nfds) };
+  struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+  memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s < 0) return berth_throw_errno(env, "socket", errno);
+  ssize_t n = -1;
+  const char *what = "connect";
+  if (connect(s, (struct sockaddr *)&sa, sizeof sa) == 0) {
+    what = "sendmsg";
+    do n = sendmsg(s, &m, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+  }
+  int e = errno;
+  close(s);
+  if (n < 0) return berth_throw_errno(env, what, e);
+  if ((size_t)n != len) return berth_throw_errno(env, "sendmsg: short write", EMSGSIZE);
+  return NULL;
 }
 
 napi_value berth_get_winsize(napi_env env, napi_callback_info info) {

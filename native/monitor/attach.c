@@ -5,7 +5,9 @@
  * Monitor to client: [stream, 0, 0, 0, size BE32] + size bytes per chunk (stream 1 stdout,
  * 2 stderr), or the raw bytes when the container has a tty.
  * Client to monitor: [type, 0, 0, 0, size BE32] + size bytes, type 0 stdin data, 1 close
- * stdin (no payload), 2 resize (rows BE16, cols BE16). Unknown types are skipped.
+ * stdin (no payload), 2 resize (rows BE16, cols BE16), 3 start another monitor (an exec's:
+ * its argv as NUL-terminated strings, sent whole in one message with the descriptors it
+ * gets as fds 2, 3, … in SCM_RIGHTS; see child.c). Unknown types are skipped.
  *
  * Nothing here blocks: a client whose socket is full gets its frame queued (one at most);
  * frames for a client that still has one queued are dropped. Clients are read only while
@@ -23,7 +25,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-enum { MSG_STDIN = 0, MSG_CLOSE_STDIN = 1, MSG_RESIZE = 2 };
+enum { MSG_STDIN = 0, MSG_CLOSE_STDIN = 1, MSG_RESIZE = 2, MSG_SPAWN = 3 };
+#define MAX_SPAWN_FDS 8
 
 int tty_mode;
 static int listen_fd = -1, console_fd = -1, console_conn = -1, master = -1;
@@ -41,6 +44,8 @@ struct client {
   uint32_t left;       /* payload bytes of the current incoming frame not yet read */
   uint32_t plen, poff; /* the queued outgoing frame in pend[i] */
   unsigned long dropped;
+  int fds[MAX_SPAWN_FDS]; /* received with the client's data, for a MSG_SPAWN */
+  uint8_t nfds;
 };
 static struct client clients[MAX_CLIENTS];
 static char pend[MAX_CLIENTS][CHUNK + 8];
@@ -82,6 +87,7 @@ void attach_set_stdin(int fd) {
 int attach_console_master(void) { return master; }
 
 static void client_drop(struct client *c) {
+  for (unsigned i = 0; i < c->nfds; i++) close(c->fds[i]);
   close(c->fd);
   memset(c, 0, sizeof *c);
 }
@@ -125,14 +131,44 @@ static void frame_done(struct client *c) {
   }
 }
 
+/* Keeps the descriptors a message carried (for a MSG_SPAWN); beyond MAX_SPAWN_FDS they go. */
+static void client_take_fds(struct client *c, struct msghdr *m) {
+  for (struct cmsghdr *h = CMSG_FIRSTHDR(m); h; h = CMSG_NXTHDR(m, h)) {
+    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof fd);
+      if (c->nfds < MAX_SPAWN_FDS) c->fds[c->nfds++] = fd;
+      else close(fd);
+    }
+  }
+}
+
+/* A MSG_SPAWN whose payload is at buf[0..len) (NULL: it did not come whole in one message). */
+static void client_spawn(struct client *c, char *buf, size_t len) {
+  if (buf && c->nfds) {
+    spawn_monitor(buf, len, c->fds, c->nfds);
+    c->nfds = 0;
+  } else warn(EINVAL, "a monitor start request without its descriptors or not in one message");
+  client_drop(c); /* the fds are the new monitor's now; the requester sees EOF */
+}
+
 static void client_read(struct client *c) {
   char buf[CHUNK]; /* in_buf is empty: whatever stdin data this holds fits in it */
-  ssize_t n = read(c->fd, buf, sizeof buf);
+  union {
+    char b[CMSG_SPACE(sizeof(int) * MAX_SPAWN_FDS)];
+    struct cmsghdr align;
+  } ctl;
+  struct iovec iov = { buf, sizeof buf };
+  struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b };
+  ssize_t n = recvmsg(c->fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n < 0) {
     client_drop(c);
     return;
   }
+  if (m.msg_controllen) client_take_fds(c, &m);
   if (n == 0) {
     c->eof = 1;
     return;
@@ -144,6 +180,10 @@ static void client_read(struct client *c) {
         c->type = c->hdr[0];
         c->left = (uint32_t)c->hdr[4] << 24 | (uint32_t)c->hdr[5] << 16 | (uint32_t)c->hdr[6] << 8 | c->hdr[7];
         c->ctl_len = 0;
+        if (c->type == MSG_SPAWN) {
+          client_spawn(c, c->left <= (size_t)n - i ? buf + i : NULL, c->left);
+          break;
+        }
         if (!c->left) frame_done(c);
       }
       continue;

@@ -58,6 +58,33 @@ pid_t spawn_init(const struct spawn_opts *o) {
   return pid;
 }
 
+void spawn_monitor(char *args, size_t len, const int *fds, size_t nfds) {
+  char *argv[33];
+  size_t argc = 0;
+  if (len && !args[len - 1])
+    for (size_t i = 0; i < len && argc < 32; i += strlen(args + i) + 1) argv[argc++] = args + i;
+  argv[argc] = NULL;
+  pid_t pid = argc ? fork() : (errno = EINVAL, -1);
+  if (pid == 0) {
+    /* Out of the way first (F_DUPFD_CLOEXEC above any target), then down to 2, 3, …: the new
+     * monitor hands every descriptor above 2 on to its berth-init, so nothing else may stay
+     * open across the exec (this monitor's own descriptors are all close-on-exec). */
+    int hi[8];
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (size_t i = 0; i < nfds && i < 8; i++)
+      if ((hi[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64)) < 0) _exit(127);
+    for (size_t i = 0; i < nfds && i < 8; i++)
+      if (dup2(hi[i], (int)(2 + i)) < 0) _exit(127);
+    char *envp[] = { NULL };
+    execve("/proc/self/exe", argv, envp);
+    _exit(127); /* the requester sees EOF on its ready descriptor */
+  }
+  if (pid < 0) warn(errno, "start a monitor for an exec");
+  for (size_t i = 0; i < nfds; i++) close(fds[i]);
+}
+
 void child_init(pid_t pid, const char *path) {
   init_pid = pid;
   pid_file = path;

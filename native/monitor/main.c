@@ -142,6 +142,8 @@ int main(int argc, char **argv) {
 
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
+  /* An exec's monitor is started as /proc/self/exe (spawn_monitor): keep the usual name. */
+  prctl(PR_SET_NAME, "berth-monitor", 0, 0, 0);
   int pass[MAX_PASS_FDS];
   size_t npass = inherited_fds(pass, MAX_PASS_FDS, ready_fd);
   /* fds 0 and 1 are /dev/null; fd 2 stays as given (where the monitor's own errors go) */

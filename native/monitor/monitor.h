@@ -63,5 +63,8 @@ void child_init(pid_t init_pid, const char *pid_file);
 int child_reap(void);
 /* Writes "exited N T" or "signaled N T" to path. */
 void child_write_exit_file(const char *path);
+/* Starts another berth-monitor (this program) as a child, for an exec: args holds its argv
+ * as NUL-terminated strings (len bytes), fds become its fds 2, 3, …; they are closed here. */
+void spawn_monitor(char *args, size_t len, const int *fds, size_t nfds);
 
 #endif

@@ -1840,6 +1840,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         stderrPath: join(ex.dir, 'monitor.err'),
         initPath: await sealedInitPath(),
         ...(onSync ? { onSync: async () => onSync() } : {}),
+        via: this.paths.attachSocket(rec.id),
       });
       ex.pid = started.containerPid;
       ex.monitorPid = started.monitorPid;

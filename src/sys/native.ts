@@ -67,6 +67,13 @@ export interface NativeAddon {
    * when the message carries no descriptor or the peer closed the socket.
    */
   recvFd(socketFd: number): { fd: number; name: string } | null;
+  /** A connected pair of unix stream sockets (close-on-exec). */
+  socketPair(): [number, number];
+  /**
+   * Connects to the unix socket at path, sends data with fds (SCM_RIGHTS, 1 to 16) in one
+   * message and closes the connection. Never blocks: EAGAIN when the backlog is full.
+   */
+  sendFds(path: string, data: Buffer, fds: number[]): void;
   /** TIOCGWINSZ of a terminal fd (throws ENOTTY for anything else). */
   getWinsize(fd: number): { rows: number; cols: number };
   /** TIOCSWINSZ of a terminal fd. */

@@ -2,7 +2,7 @@
 //
 // From the monitor: [stream, 0, 0, 0, size BE32] + payload per chunk (1 stdout, 2 stderr),
 // or raw bytes when the container has a tty. To the monitor: [type, 0, 0, 0, size BE32] +
-// payload, type 0 stdin data, 1 close stdin, 2 resize (rows BE16, cols BE16).
+// payload, type 0 stdin data, 1 close stdin, 2 resize (rows BE16, cols BE16), 3 start a monitor.
 
 import { connect, type Socket } from 'node:net';
 import { Duplex, PassThrough, type Readable } from 'node:stream';
@@ -15,6 +15,8 @@ export const STREAM_STDERR = 2;
 const MSG_STDIN = 0;
 const MSG_CLOSE_STDIN = 1;
 const MSG_RESIZE = 2;
+/** Start another berth-monitor (an exec's): argv, NUL-terminated; fds by SCM_RIGHTS (start-monitor.ts). */
+export const MSG_SPAWN = 3;
 
 /** One frame: the 8-byte header of dockerd's multiplexed streams, then the payload. */
 export function encodeFrame(type: number, payload: Uint8Array = Buffer.alloc(0)): Buffer {

@@ -1,13 +1,16 @@
 // Starting berth-monitor (docs/monitor.md): spawn it with the init program on a pipe and a
 // sync socket to berth-init, read its ready line, then follow berth-init's sync protocol
-// (docs/init-program.md) until `ready`.
+// (docs/init-program.md) until `ready`. An exec's monitor can instead be started by the
+// container's running monitor (`via`): no fork of this large process on its event loop.
 
 import { spawn, type StdioOptions } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { BerthError, errorMessage } from '../../errors.js';
 import { berthInitPath } from '../../runtime/paths.js';
+import { nativeAddon } from '../../sys/native.js';
+import { encodeFrame, MSG_SPAWN } from './attach.js';
 import { berthMonitorPath } from './monitor-path.js';
 
 export interface MonitorLogOptions {
@@ -49,6 +52,12 @@ export interface MonitorOptions {
   initPath?: string;
   /** Told when the monitor is spawned and when it is ready (step timings, engine/step-trace.ts). */
   onStep?: (step: 'spawned' | 'monitor ready') => void;
+  /**
+   * The attach socket of a running berth-monitor (the container's, for an exec) that starts
+   * this one as its child, from its own binary. When that monitor cannot (gone, or a binary
+   * older than the request), the monitor is spawned from here as usual.
+   */
+  via?: string;
 }
 
 export interface StartedPids {
@@ -86,6 +95,13 @@ function readLines(sock: Socket, onLine: (line: string) => void, onEnd: () => vo
 const monitorError = (message: string, cause?: unknown): BerthError =>
   new BerthError('System', message, cause === undefined ? undefined : { cause });
 
+/** The monitor's ready descriptor closed without a line: it never ran (or died at once). */
+class NoReadyLine extends BerthError {
+  constructor() {
+    super('System', 'berth-monitor exited before it was ready');
+  }
+}
+
 /** Waits for the monitor's `ok MONITOR INIT` line. */
 function readyLine(sock: Socket): Promise<{ monitorPid: number; initPid: number }> {
   return new Promise((resolve, reject) => {
@@ -101,7 +117,7 @@ function readyLine(sock: Socket): Promise<{ monitorPid: number; initPid: number 
         sock.destroy();
       },
       () => {
-        if (!done) reject(monitorError('berth-monitor exited before it was ready'));
+        if (!done) reject(new NoReadyLine());
         done = true;
       },
     );
@@ -154,14 +170,84 @@ async function readPidFile(path: string): Promise<number | undefined> {
   return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
+/** The monitor's three channels: berth-init's sync socket, the program pipe, the ready pipe. */
+interface Launched {
+  sync: Socket;
+  programPipe: Socket;
+  ready: Socket;
+  /** Resolves once the monitor process exists (spawn), rejects when it could not be made. */
+  spawned: Promise<void>;
+}
+
+/** Spawns the monitor as a child of this process, the channels at fds syncFd, +1, +2. */
+function spawnHere(opts: MonitorOptions, args: string[], syncFd: number): Launched {
+  const extra = opts.extraFds ?? [];
+  const errFd = opts.stderrPath ? openSync(opts.stderrPath, 'a', 0o640) : undefined;
+  const stdio: StdioOptions = ['ignore', 'ignore', errFd ?? 'ignore', ...extra, 'pipe', 'pipe', 'pipe'];
+  let child;
+  try {
+    child = spawn(opts.monitorPath ?? berthMonitorPath(), args, { stdio, env: {}, detached: true, argv0: 'berth-monitor' });
+  } finally {
+    if (errFd !== undefined) closeSync(errFd);
+  }
+  const spawned = new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', (e) => reject(monitorError(`spawn berth-monitor: ${e.message}`, e)));
+  });
+  child.unref();
+  return { sync: child.stdio[syncFd] as Socket, programPipe: child.stdio[syncFd + 1] as Socket, ready: child.stdio[syncFd + 2] as Socket, spawned };
+}
+
+/**
+ * Asks the monitor listening on `via` to start this one (attach message MSG_SPAWN, the
+ * descriptors by SCM_RIGHTS: stderr, then the channels at 3, 4, 5). Throws when the request
+ * cannot be delivered; a monitor that ignores it closes the descriptors (NoReadyLine).
+ */
+function spawnVia(via: string, opts: MonitorOptions, args: string[]): Launched {
+  const pairs: [number, number][] = [];
+  const errFd = openSync(opts.stderrPath ?? '/dev/null', 'a', 0o640);
+  try {
+    for (let i = 0; i < 3; i++) pairs.push(nativeAddon().socketPair());
+    const argv = Buffer.from(['berth-monitor', ...args].map((a) => `${a}\0`).join(''));
+    nativeAddon().sendFds(via, encodeFrame(MSG_SPAWN, argv), [errFd, ...pairs.map((p) => p[1])]);
+  } catch (e) {
+    for (const p of pairs) closeSync(p[0]);
+    throw e;
+  } finally {
+    closeSync(errFd);
+    for (const p of pairs) closeSync(p[1]); // the new monitor's copies are its own
+  }
+  const [sync, programPipe, ready] = pairs.map(([fd]) => new Socket({ fd, readable: true, writable: true }));
+  return { sync: sync!, programPipe: programPipe!, ready: ready!, spawned: Promise.resolve() };
+}
+
 /**
  * Starts a monitor for one container and returns once berth-init reported `ready`. The
  * monitor runs on in the background, whatever happens to this process; its exit status
  * goes to opts.exitFile. On failure the monitor still records berth-init's exit there.
  */
 export async function startMonitor(opts: MonitorOptions): Promise<MonitorStarted> {
-  const extra = opts.extraFds ?? [];
-  const syncFd = 3 + extra.length;
+  if (opts.via && !opts.extraFds?.length) {
+    let launched: Launched | undefined;
+    try {
+      launched = spawnVia(opts.via, opts, monitorArgs(opts, 3));
+    } catch {
+      // that monitor is gone or busy: spawn from here
+    }
+    if (launched) {
+      try {
+        return await follow(opts, launched, 3);
+      } catch (e) {
+        if (!(e instanceof NoReadyLine)) throw e;
+      }
+    }
+  }
+  const syncFd = 3 + (opts.extraFds?.length ?? 0);
+  return follow(opts, spawnHere(opts, monitorArgs(opts, syncFd), syncFd), syncFd);
+}
+
+/** berth-monitor's command line (argv[0] apart), its channels at syncFd, +1, +2. */
+function monitorArgs(opts: MonitorOptions, syncFd: number): string[] {
   const programFd = syncFd + 1;
   const readyFd = syncFd + 2;
   const args = [
@@ -180,23 +266,12 @@ export async function startMonitor(opts: MonitorOptions): Promise<MonitorStarted
   if (opts.attachSocket) args.push('--attach-socket', opts.attachSocket);
   if (opts.consoleSocket) args.push('--console-socket', opts.consoleSocket);
   if (opts.stdin) args.push('--stdin');
+  return args;
+}
 
-  const errFd = opts.stderrPath ? openSync(opts.stderrPath, 'a', 0o640) : undefined;
-  const stdio: StdioOptions = ['ignore', 'ignore', errFd ?? 'ignore', ...extra, 'pipe', 'pipe', 'pipe'];
-  let child;
-  try {
-    child = spawn(opts.monitorPath ?? berthMonitorPath(), args, { stdio, env: {}, detached: true, argv0: 'berth-monitor' });
-  } finally {
-    if (errFd !== undefined) closeSync(errFd);
-  }
-  const spawned = new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', (e) => reject(monitorError(`spawn berth-monitor: ${e.message}`, e)));
-  });
-  child.unref();
-  const sync = child.stdio[syncFd] as Socket;
-  const programPipe = child.stdio[programFd] as Socket;
-  const ready = child.stdio[readyFd] as Socket;
+/** Sends the program, waits for the monitor's ready line and follows the sync protocol. */
+async function follow(opts: MonitorOptions, launched: Launched, syncFd: number): Promise<MonitorStarted> {
+  const { sync, programPipe, ready, spawned } = launched;
   programPipe.on('error', () => undefined); // berth-init failed before reading: its error tells why
   programPipe.end(opts.program);
   const monitorReady = spawned.then(() => {
