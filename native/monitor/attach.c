@@ -250,9 +250,7 @@ void attach_broadcast(int stream, const char *buf, size_t len) {
   }
 }
 
-static void accept_client(void) {
-  int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  if (fd < 0) return;
+static void add_client(int fd) {
   for (size_t i = 0; i < MAX_CLIENTS; i++) {
     if (clients[i].fd > 0) continue;
     memset(&clients[i], 0, sizeof clients[i]);
@@ -260,6 +258,16 @@ static void accept_client(void) {
     return;
   }
   close(fd); /* full: the client sees EOF at once */
+}
+
+static void accept_client(void) {
+  int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0) add_client(fd);
+}
+
+void attach_adopt(int fd) {
+  if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) fail(errno, "attach fd");
+  add_client(fd);
 }
 
 static void console_receive(void) {

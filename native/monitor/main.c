@@ -2,13 +2,15 @@
  *
  *   berth-monitor --init PATH --program PATH --pid-file FILE --exit-file FILE
  *                 [--sync-fd N] [--ready-fd N] [--log FILE [--log-max-size BYTES]
- *                 [--log-max-files N]] [--attach-socket PATH] [--console-socket PATH]
- *                 [--stdin]
+ *                 [--log-max-files N]] [--attach-socket PATH] [--attach-fd N]
+ *                 [--console-socket PATH] [--stdin]
  *
  * It sets up the log and the sockets, forks into the background (a new session, a child
  * subreaper), starts berth-init with every descriptor it inherited above 2 (the sync fd,
  * a program pipe, preserved fds) at the same numbers, answers `ok MONITOR_PID INIT_PID` or
- * `error MESSAGE` on the ready fd, then copies output until the container has exited. */
+ * `error MESSAGE` on the ready fd, then copies output until the container has exited.
+ * --attach-fd: a connected socket that is an attach client from the start (its starter
+ * reads all the output without connecting, and without a sync point in the program). */
 #include "monitor.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +33,7 @@ static char chunk[CHUNK];
 static void usage(void) {
   fail(0, "usage: berth-monitor --init PATH --program PATH --pid-file FILE --exit-file FILE "
           "[--sync-fd N] [--ready-fd N] [--log FILE [--log-max-size BYTES] [--log-max-files N]] "
-          "[--attach-socket PATH] [--console-socket PATH] [--stdin]");
+          "[--attach-socket PATH] [--attach-fd N] [--console-socket PATH] [--stdin]");
 }
 
 static long long parse_num(const char *flag, const char *s, long long max) {
@@ -47,8 +49,8 @@ static const char *abs_path(const char *flag, const char *s) {
   return s;
 }
 
-/* The descriptors above 2 the monitor was started with, but for `except`. */
-static size_t inherited_fds(int *out, size_t max, int except) {
+/* The descriptors above 2 the monitor was started with, but for `except` and `except2`. */
+static size_t inherited_fds(int *out, size_t max, int except, int except2) {
   struct dirent64 {
     uint64_t ino;
     int64_t off;
@@ -69,7 +71,7 @@ static size_t inherited_fds(int *out, size_t max, int except) {
       off += e->reclen;
       if (e->name[0] < '0' || e->name[0] > '9') continue;
       int fd = atoi(e->name);
-      if (fd <= 2 || fd == d || fd == except) continue;
+      if (fd <= 2 || fd == d || fd == except || fd == except2) continue;
       if (n == max) fail(EMFILE, "more than ", num((long long)max), " inherited descriptors");
       out[n++] = fd;
     }
@@ -104,7 +106,7 @@ int main(int argc, char **argv) {
   const char *init = NULL, *program = NULL, *pid_file = NULL, *exit_file = NULL, *sync_fd = NULL;
   const char *log = NULL, *attach = NULL, *console = NULL;
   long long log_max_size = 0, log_max_files = 1;
-  int want_stdin = 0;
+  int want_stdin = 0, attach_fd = -1;
   char sync_arg[24];
 
   /* The ready fd first, so that every other complaint reaches the caller through it. */
@@ -135,6 +137,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(f, "--log-max-size")) log_max_size = parse_num(f, v, 1LL << 62);
     else if (!strcmp(f, "--log-max-files")) log_max_files = parse_num(f, v, 1000);
     else if (!strcmp(f, "--attach-socket")) attach = abs_path(f, v);
+    else if (!strcmp(f, "--attach-fd")) attach_fd = (int)parse_num(f, v, 1 << 20);
     else if (!strcmp(f, "--console-socket")) console = abs_path(f, v);
     else usage();
   }
@@ -145,7 +148,9 @@ int main(int argc, char **argv) {
   /* An exec's monitor is started as /proc/self/exe (spawn_monitor): keep the usual name. */
   prctl(PR_SET_NAME, "berth-monitor", 0, 0, 0);
   int pass[MAX_PASS_FDS];
-  size_t npass = inherited_fds(pass, MAX_PASS_FDS, ready_fd);
+  if (attach_fd >= 0 && (attach_fd <= 2 || attach_fd == ready_fd || fcntl(attach_fd, F_SETFD, FD_CLOEXEC) < 0))
+    fail(EBADF, "--attach-fd `", num(attach_fd), "`");
+  size_t npass = inherited_fds(pass, MAX_PASS_FDS, ready_fd, attach_fd);
   /* fds 0 and 1 are /dev/null; fd 2 stays as given (where the monitor's own errors go) */
   int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (nul < 0) fail(errno, "open `/dev/null`");
@@ -161,6 +166,7 @@ int main(int argc, char **argv) {
   if (console) console_listen(console);
   else if (want_stdin) make_pipe(inp, 1);
   if (attach) attach_listen(attach);
+  if (attach_fd >= 0) attach_adopt(attach_fd);
 
   sigset_t chld;
   sigemptyset(&chld);

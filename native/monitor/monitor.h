@@ -37,6 +37,8 @@ void log_close(void);
 /* attach.c: attach clients, container stdin, the console socket */
 extern int tty_mode;
 void attach_listen(const char *path);
+/* A connected socket (close-on-exec) as a client from the start. */
+void attach_adopt(int fd);
 void console_listen(const char *path);
 /* The container's stdin: a pipe's write end or the pty master; -1 for none. */
 void attach_set_stdin(int fd);

@@ -71,7 +71,7 @@ import { hostnameFile, hostsFile, resolvConf } from './etc-files.js';
 import { rfc3339Nano, since } from './human-time.js';
 import type { EngineImages } from './images/index.js';
 import { containerFilter } from './list-filters.js';
-import { attach, readExitFile, readExitFileSync, readJsonLog, readJsonLogBatches, startMonitor, type AttachConnection, type ExitStatus } from './monitor/index.js';
+import { attach, readExitFile, readExitFileSync, readJsonLog, readJsonLogBatches, startMonitor, AttachConnection, type ExitStatus } from './monitor/index.js';
 import { NameIndex, newContainerId, randomName, validateName } from './names.js';
 import { buildSpec, capabilitySet, linuxResources, validateResources, type DeviceInfo, type HostLimits } from './oci-spec.js';
 import { ContainerPaths, loadRecord, removeContainerFiles, saveRecord, scanContainerDirs, ZERO_TIME, type ContainerRecord, type ContainerStatus, type RecordState } from './record.js';
@@ -1808,7 +1808,9 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     const detachKeys = parseDetachKeys(ex.config.DetachKeys || DEFAULT_DETACH_KEYS);
     const consoleSize = opts.consoleSize ?? (ex.config.ConsoleSize ?? undefined);
     const span = traceSpan(`exec ${id.slice(0, 8)}`);
-    const launch = async (onSync?: () => Promise<void>): Promise<void> => {
+    // Attached: the monitor starts with berthd's connection as an attach client, so the
+    // process need not stop at a sync point for berthd to connect.
+    const launch = async (attached: boolean): Promise<AttachConnection | undefined> => {
       const rec = c.rec;
       span.step('launch');
       const process_ = this.execProcess(c, ex, consoleSize as [number, number] | undefined);
@@ -1828,7 +1830,6 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         rootfs: rec.rootfs,
         host: detectHostOnce(),
       });
-      if (onSync) ops = syncBeforeReady(ops, 'attach');
       span.step('compiled');
       const started = await startMonitor({
         program: encodeInitProgram(ops),
@@ -1839,7 +1840,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         stdin: ex.config.AttachStdin === true,
         stderrPath: join(ex.dir, 'monitor.err'),
         initPath: await sealedInitPath(),
-        ...(onSync ? { onSync: async () => onSync() } : {}),
+        connectAttach: attached,
         via: this.paths.attachSocket(rec.id),
       });
       ex.pid = started.containerPid;
@@ -1851,6 +1852,10 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       void this.saveExec(ex);
       this.emit(rec, `exec_start: ${ex.config.Cmd.join(' ')}`, { execID: ex.id });
       this.watchExecExit(rec, ex);
+      if (!started.attach) return undefined;
+      const conn = new AttachConnection(started.attach);
+      conn.on('error', () => undefined);
+      return conn;
     };
     const fail = (e: unknown): never => {
       ex.running = false;
@@ -1864,7 +1869,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       return {
         tty,
         run: async () => {
-          await launch().catch(fail);
+          await launch(false).catch(fail);
         },
       };
     }
@@ -1873,12 +1878,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       run: async (streams: SessionStreams) => {
         let conn: AttachConnection | undefined;
         try {
-          await launch(async () => {
-            span.step('sync attach');
-            conn = await attach(join(ex.dir, 'attach.sock'));
-            conn.on('error', () => undefined);
-            span.step('attached');
-          });
+          conn = await launch(true);
         } catch (e) {
           streams.stderr?.write(`${errorMessage(e)}\r\n`);
           fail(e);

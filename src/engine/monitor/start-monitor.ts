@@ -36,6 +36,11 @@ export interface MonitorOptions {
   consoleSocket?: string;
   /** Keep the container's stdin open for attach clients. */
   stdin?: boolean;
+  /**
+   * Hand back an attach connection made before berth-init starts (`--attach-fd`): all the
+   * output from the first byte, without a sync point in the program to connect at.
+   */
+  connectAttach?: boolean;
   /** Host fds passed to berth-init as its fds 3, 4, … (preserved fds); the sync fd follows. */
   extraFds?: number[];
   /** Called on `sync NAME`; berth-init is answered `go` when it resolves. */
@@ -73,6 +78,8 @@ export interface MonitorStarted {
   containerPid: number;
   /** berth-init's sync fd number (3 + extraFds.length). */
   syncFd: number;
+  /** With connectAttach: the monitor's end is an attach client (wrap it in AttachConnection). */
+  attach?: Socket;
 }
 
 /** Reads newline-terminated lines from a socket; calls onLine for each, onEnd at EOF. */
@@ -175,15 +182,17 @@ interface Launched {
   sync: Socket;
   programPipe: Socket;
   ready: Socket;
+  attach?: Socket;
   /** Resolves once the monitor process exists (spawn), rejects when it could not be made. */
   spawned: Promise<void>;
 }
 
-/** Spawns the monitor as a child of this process, the channels at fds syncFd, +1, +2. */
+/** Spawns the monitor as a child of this process, the channels at fds syncFd, +1, +2 (+3). */
 function spawnHere(opts: MonitorOptions, args: string[], syncFd: number): Launched {
   const extra = opts.extraFds ?? [];
   const errFd = opts.stderrPath ? openSync(opts.stderrPath, 'a', 0o640) : undefined;
-  const stdio: StdioOptions = ['ignore', 'ignore', errFd ?? 'ignore', ...extra, 'pipe', 'pipe', 'pipe'];
+  const channels: StdioOptions = opts.connectAttach ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'];
+  const stdio: StdioOptions = ['ignore', 'ignore', errFd ?? 'ignore', ...extra, ...channels];
   let child;
   try {
     child = spawn(opts.monitorPath ?? berthMonitorPath(), args, { stdio, env: {}, detached: true, argv0: 'berth-monitor' });
@@ -195,19 +204,20 @@ function spawnHere(opts: MonitorOptions, args: string[], syncFd: number): Launch
     child.once('error', (e) => reject(monitorError(`spawn berth-monitor: ${e.message}`, e)));
   });
   child.unref();
-  return { sync: child.stdio[syncFd] as Socket, programPipe: child.stdio[syncFd + 1] as Socket, ready: child.stdio[syncFd + 2] as Socket, spawned };
+  const attach = opts.connectAttach ? { attach: child.stdio[syncFd + 3] as Socket } : {};
+  return { sync: child.stdio[syncFd] as Socket, programPipe: child.stdio[syncFd + 1] as Socket, ready: child.stdio[syncFd + 2] as Socket, ...attach, spawned };
 }
 
 /**
  * Asks the monitor listening on `via` to start this one (attach message MSG_SPAWN, the
- * descriptors by SCM_RIGHTS: stderr, then the channels at 3, 4, 5). Throws when the request
+ * descriptors by SCM_RIGHTS: stderr, then the channels at 3, 4, 5, 6). Throws when the request
  * cannot be delivered; a monitor that ignores it closes the descriptors (NoReadyLine).
  */
 function spawnVia(via: string, opts: MonitorOptions, args: string[]): Launched {
   const pairs: [number, number][] = [];
   const errFd = openSync(opts.stderrPath ?? '/dev/null', 'a', 0o640);
   try {
-    for (let i = 0; i < 3; i++) pairs.push(nativeAddon().socketPair());
+    for (let i = opts.connectAttach ? 4 : 3; i > 0; i--) pairs.push(nativeAddon().socketPair());
     const argv = Buffer.from(['berth-monitor', ...args].map((a) => `${a}\0`).join(''));
     nativeAddon().sendFds(via, encodeFrame(MSG_SPAWN, argv), [errFd, ...pairs.map((p) => p[1])]);
   } catch (e) {
@@ -217,8 +227,8 @@ function spawnVia(via: string, opts: MonitorOptions, args: string[]): Launched {
     closeSync(errFd);
     for (const p of pairs) closeSync(p[1]); // the new monitor's copies are its own
   }
-  const [sync, programPipe, ready] = pairs.map(([fd]) => new Socket({ fd, readable: true, writable: true }));
-  return { sync: sync!, programPipe: programPipe!, ready: ready!, spawned: Promise.resolve() };
+  const [sync, programPipe, ready, attach] = pairs.map(([fd]) => new Socket({ fd, readable: true, writable: true }));
+  return { sync: sync!, programPipe: programPipe!, ready: ready!, ...(attach ? { attach } : {}), spawned: Promise.resolve() };
 }
 
 /**
@@ -266,12 +276,13 @@ function monitorArgs(opts: MonitorOptions, syncFd: number): string[] {
   if (opts.attachSocket) args.push('--attach-socket', opts.attachSocket);
   if (opts.consoleSocket) args.push('--console-socket', opts.consoleSocket);
   if (opts.stdin) args.push('--stdin');
+  if (opts.connectAttach) args.push('--attach-fd', String(readyFd + 1));
   return args;
 }
 
 /** Sends the program, waits for the monitor's ready line and follows the sync protocol. */
 async function follow(opts: MonitorOptions, launched: Launched, syncFd: number): Promise<MonitorStarted> {
-  const { sync, programPipe, ready, spawned } = launched;
+  const { sync, programPipe, ready, attach, spawned } = launched;
   programPipe.on('error', () => undefined); // berth-init failed before reading: its error tells why
   programPipe.end(opts.program);
   const monitorReady = spawned.then(() => {
@@ -281,16 +292,16 @@ async function follow(opts: MonitorOptions, launched: Launched, syncFd: number):
   monitorReady.catch(() => undefined);
   const synced = followSync(sync, opts, monitorReady);
   synced.catch(() => undefined);
-  let started: { monitorPid: number; initPid: number };
   try {
-    started = await monitorReady;
+    const started = await monitorReady;
     opts.onStep?.('monitor ready');
+    const reported = await synced;
+    const containerPid = reported ?? (await readPidFile(opts.pidFile)) ?? started.initPid;
+    return { ...started, containerPid, syncFd, ...(attach ? { attach } : {}) };
   } catch (e) {
     sync.destroy();
     programPipe.destroy();
+    attach?.destroy();
     throw e;
   }
-  const reported = await synced;
-  const containerPid = reported ?? (await readPidFile(opts.pidFile)) ?? started.initPid;
-  return { ...started, containerPid, syncFd };
 }
