@@ -3,14 +3,16 @@
  *   berth-monitor --init PATH --program PATH --pid-file FILE --exit-file FILE
  *                 [--sync-fd N] [--ready-fd N] [--log FILE [--log-max-size BYTES]
  *                 [--log-max-files N]] [--attach-socket PATH] [--attach-fd N]
- *                 [--console-socket PATH] [--stdin]
+ *                 [--console-socket PATH] [--stdin] [--foreground]
  *
  * It sets up the log and the sockets, forks into the background (a new session, a child
  * subreaper), starts berth-init with every descriptor it inherited above 2 (the sync fd,
  * a program pipe, preserved fds) at the same numbers, answers `ok MONITOR_PID INIT_PID` or
  * `error MESSAGE` on the ready fd, then copies output until the container has exited.
  * --attach-fd: a connected socket that is an attach client from the start (its starter
- * reads all the output without connecting, and without a sync point in the program). */
+ * reads all the output without connecting, and without a sync point in the program).
+ * --foreground: no fork into the background, for a monitor whose parent is a monitor
+ * (an exec's, started by the container's: that parent is a subreaper and waits for it). */
 #include "monitor.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +35,7 @@ static char chunk[CHUNK];
 static void usage(void) {
   fail(0, "usage: berth-monitor --init PATH --program PATH --pid-file FILE --exit-file FILE "
           "[--sync-fd N] [--ready-fd N] [--log FILE [--log-max-size BYTES] [--log-max-files N]] "
-          "[--attach-socket PATH] [--attach-fd N] [--console-socket PATH] [--stdin]");
+          "[--attach-socket PATH] [--attach-fd N] [--console-socket PATH] [--stdin] [--foreground]");
 }
 
 static long long parse_num(const char *flag, const char *s, long long max) {
@@ -106,7 +108,7 @@ int main(int argc, char **argv) {
   const char *init = NULL, *program = NULL, *pid_file = NULL, *exit_file = NULL, *sync_fd = NULL;
   const char *log = NULL, *attach = NULL, *console = NULL;
   long long log_max_size = 0, log_max_files = 1;
-  int want_stdin = 0, attach_fd = -1;
+  int want_stdin = 0, attach_fd = -1, foreground = 0;
   char sync_arg[24];
 
   /* The ready fd first, so that every other complaint reaches the caller through it. */
@@ -123,6 +125,10 @@ int main(int argc, char **argv) {
     const char *f = argv[i];
     if (!strcmp(f, "--stdin")) {
       want_stdin = 1;
+      continue;
+    }
+    if (!strcmp(f, "--foreground")) {
+      foreground = 1;
       continue;
     }
     if (i + 1 >= argc) usage();
@@ -177,7 +183,7 @@ int main(int argc, char **argv) {
 
   /* Into the background: the caller's child exits now, the monitor lives on in a session
    * of its own and outlives whoever started it. */
-  pid_t bg = fork();
+  pid_t bg = foreground ? 0 : fork();
   if (bg < 0) fail(errno, "fork");
   if (bg > 0) _exit(0);
   setsid();

@@ -240,7 +240,7 @@ export async function startMonitor(opts: MonitorOptions): Promise<MonitorStarted
   if (opts.via && !opts.extraFds?.length) {
     let launched: Launched | undefined;
     try {
-      launched = spawnVia(opts.via, opts, monitorArgs(opts, 3));
+      launched = spawnVia(opts.via, opts, [...monitorArgs(opts, 3), '--foreground']);
     } catch {
       // that monitor is gone or busy: spawn from here
     }
