@@ -6,7 +6,7 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -47,6 +47,16 @@ async function poll(what: string, fn: () => Promise<boolean> | boolean, ms = 20_
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/** pid's parent, grandparent, … up to pid 1. */
+function ancestors(pid: number): number[] {
+  const out: number[] = [];
+  for (let p = pid; p > 1; ) {
+    p = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1]);
+    out.push(p);
+  }
+  return out;
 }
 
 const skip = !existsSync(DOCKER) ? `${DOCKER} is not installed` : process.getuid?.() !== 0 ? 'needs root' : false;
@@ -153,6 +163,16 @@ describe('berthd killed and restarted: live restore', { skip }, () => {
     // The exec still running is watched again: its end is recorded by the new berthd.
     assert.equal((await d.docker(['exec', 'host', 'touch', '/tmp/go'])).code, 0);
     await poll('the re-adopted exec to end', async () => (await execState(d, after)) === 'false 3');
+    // A new exec is started by the container's re-adopted berth-monitor (docs/monitor.md,
+    // Exec monitors), whose output and exit code reach the client.
+    const monitorPid = ancestors(Number(pid))[0]!;
+    const late = await execDetached(d, 'host', 'exec sleep 30');
+    await poll('the late exec to run', async () => (await execState(d, late)) === 'true null');
+    const latePid = (await api(d, 'GET', `/v1.47/exec/${late}/json`)).json.Pid as number;
+    assert.ok(ancestors(latePid).includes(monitorPid), `exec ${latePid} under the container's monitor ${monitorPid}: ${ancestors(latePid).join(' ')}`);
+    const out = await d.docker(['exec', 'host', 'sh', '-c', 'echo after-restore; exit 6']);
+    assert.equal(out.code, 6);
+    assert.equal(out.stdout, 'after-restore\n');
     assert.equal((await d.docker(['rm', '-f', 'host'])).code, 0);
     assert.equal((await api(d, 'GET', `/v1.47/exec/${after}/json`)).status, 404);
   });
