@@ -182,10 +182,10 @@ describe('docker CLI against berthd: containers', { skip }, () => {
     await d.docker(['rm', '-f', 'pu2']);
   });
 
-  test('docker run -it through a pty', async () => {
-    const cmd = `${DOCKER} run -it --rm busybox sh -c 'tty; stty size; echo done'`;
-    const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const child = spawn('script', ['-qfec', `stty rows 30 cols 100; ${cmd}`, '/dev/null'], { env: dockerEnv(d), stdio: ['pipe', 'pipe', 'pipe'] });
+  /** The docker CLI in a pty of 30 × 100 (script(1)); its output. */
+  const inPty = (args: string): Promise<{ code: number | null; stdout: string }> =>
+    new Promise((resolve) => {
+      const child = spawn('script', ['-qfec', `stty rows 30 cols 100; ${DOCKER} ${args}`, '/dev/null'], { env: dockerEnv(d), stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
       const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
@@ -194,10 +194,23 @@ describe('docker CLI against berthd: containers', { skip }, () => {
         resolve({ code, stdout });
       });
     });
+
+  test('docker run -it through a pty', async () => {
+    const out = await inPty(`run -it --rm busybox sh -c 'tty; stty size; echo done'`);
     assert.equal(out.code, 0, out.stdout);
     assert.match(out.stdout, /\/dev\/pts\/0\r\n/);
     assert.match(out.stdout, /30 100\r\n/);
     assert.match(out.stdout, /done/);
+  });
+
+  test('docker exec -it through a pty: a pty of its own, its size, its exit code', async () => {
+    assert.equal((await d.docker(['run', '-d', '--name', 'ex-tty', 'busybox', 'sleep', '60'])).code, 0);
+    const out = await inPty(`exec -it ex-tty sh -c 'tty; stty size; echo done; exit 4'`);
+    assert.equal(out.code, 4, out.stdout);
+    assert.match(out.stdout, /\/dev\/pts\/\d+\r\n/);
+    assert.match(out.stdout, /30 100\r\n/);
+    assert.match(out.stdout, /done\r\n/);
+    await d.docker(['rm', '-f', 'ex-tty']);
   });
 
   test('bad requests: unknown container 404, name conflict 409, impossible limits 400; nothing half-created', async () => {
