@@ -1818,7 +1818,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       const seccomp = seccompSpec && !ex.config.Privileged ? compileSeccompCached(seccompSpec, 'seccomp profile') : undefined;
       mkdirSync(ex.dir, { recursive: true, mode: 0o700 }); // on the exec root's tmpfs: no thread-pool round trip
       const consoleSocket = tty ? join(ex.dir, 'console.sock') : undefined;
-      let ops = compileExec({
+      const ops = compileExec({
         pid: rec.state.pid,
         namespaces: rec.namespaces,
         process: process_,
@@ -1913,7 +1913,6 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
 
   private async execExited(rec: ContainerRecord, ex: ExecRecord, exitCode: number): Promise<void> {
     if (!ex.running) return;
-    traceSpan(`exec ${ex.id.slice(0, 8)}`).step('exit seen');
     ex.exitCode = exitCode;
     ex.running = false;
     ex.done.resolve();
