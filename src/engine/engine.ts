@@ -64,7 +64,6 @@ import { namespaceFlag } from '../runtime/compile/flags.js';
 import { EventBus } from './events.js';
 import { cgroupParentOf, checkCreateSettings } from './create-checks.js';
 import { ExecStore, type StoredExec } from './exec-store.js';
-import { traceSpan } from './trace.js';
 import { ContainerNetworking, NETWORK_METHODS } from './networking.js';
 import type { NetworkManager } from '../network/index.js';
 import { hostnameFile, hostsFile, resolvConf } from './etc-files.js';
@@ -1807,12 +1806,11 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     const tty = ex.config.Tty === true;
     const detachKeys = parseDetachKeys(ex.config.DetachKeys || DEFAULT_DETACH_KEYS);
     const consoleSize = opts.consoleSize ?? (ex.config.ConsoleSize ?? undefined);
-    const span = traceSpan(`exec ${id.slice(0, 8)}`);
+    const trace = new StepTrace(`exec ${id.slice(0, 12)}`, (m) => this.log('debug', m));
     // Attached: the monitor starts with berthd's connection as an attach client, so the
     // process need not stop at a sync point for berthd to connect.
     const launch = async (attached: boolean): Promise<AttachConnection | undefined> => {
       const rec = c.rec;
-      span.step('launch');
       const process_ = this.execProcess(c, ex, consoleSize as [number, number] | undefined);
       const seccompSpec = c.spec?.linux?.seccomp;
       const seccomp = seccompSpec && !ex.config.Privileged ? compileSeccompCached(seccompSpec, 'seccomp profile') : undefined;
@@ -1830,7 +1828,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         rootfs: rec.rootfs,
         host: detectHostOnce(),
       });
-      span.step('compiled');
+      trace.mark('compile');
       const started = await startMonitor({
         program: encodeInitProgram(ops),
         pidFile: join(ex.dir, 'pid'),
@@ -1841,12 +1839,13 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         stderrPath: join(ex.dir, 'monitor.err'),
         initPath: await sealedInitPath(),
         connectAttach: attached,
+        onStep: (step) => trace.mark(step),
         via: this.paths.attachSocket(rec.id),
       });
       ex.pid = started.containerPid;
       ex.monitorPid = started.monitorPid;
       ex.running = true;
-      span.step('monitor ready');
+      trace.mark('pid to ready');
       // Not awaited: the client's stream and the exit watch need not wait for the disk (the
       // record's writes stay in order, and the container's removal waits for them).
       void this.saveExec(ex);
@@ -1870,6 +1869,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         tty,
         run: async () => {
           await launch(false).catch(fail);
+          trace.done();
         },
       };
     }
@@ -1892,9 +1892,10 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
           stdinOnce: true,
           detachKeys,
         });
-        span.step(`pump ${end}`);
+        trace.mark(`output (${end})`);
         if (end === 'exited') await Promise.race([ex.done.promise, new Promise((r) => setTimeout(r, 5000))]);
-        span.step('done');
+        trace.mark('exit status');
+        trace.done();
       },
     };
   }
