@@ -12,6 +12,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Builder } from '../build/executor/index.js';
+import type { ContextCache, ContextCacheLimits } from '../build/context/context-cache.js';
 import type { ContentStore } from '../image/content/store.js';
 import type { Snapshotter } from '../image/snapshot/snapshotter.js';
 import type { ImageStore } from '../image/store.js';
@@ -28,6 +29,8 @@ export interface BuildServiceOptions {
   snapshotter: Snapshotter;
   /** Pulls an image into the store (FROM an image that is not there, `--pull`). */
   pullImage?: (ref: string, platform?: string) => Promise<void>;
+  /** Bounds of the incremental contexts kept between builds (context-cache.ts). */
+  contextCacheLimits?: ContextCacheLimits;
 }
 
 export interface BuildService {
@@ -35,6 +38,8 @@ export interface BuildService {
   builder(): Promise<Builder>;
   readonly volumes: VolumeStore;
   imageBuild(opts: ImageBuildOptions, context: Readable, progress: ProgressSink): Promise<void>;
+  /** The files of a context manifest berthd lacks for a context key (POST /_berth/build/context). */
+  buildContextNeed(key: string, manifest: unknown): Promise<string[]>;
   buildPrune(opts: { all: boolean }): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>;
 }
 
@@ -44,14 +49,27 @@ export function createBuildService(o: BuildServiceOptions): BuildService {
     (loaded ??= Promise.all([import('../build/executor/index.js'), import('./build-sandbox.js')]).then(
       ([{ Builder: B }, { buildRunSandbox }]) => new B({ dataRoot: o.dataRoot, content: o.content, images: o.images, snapshotter: o.snapshotter, sandbox: buildRunSandbox(o.execRoot) }),
     ));
+  let cache: Promise<ContextCache> | undefined;
+  const contextCache = (): Promise<ContextCache> => (cache ??= import('../build/context/context-cache.js').then(({ ContextCache: C }) => new C(o.dataRoot, o.contextCacheLimits)));
   const volumes = new VolumeStore(o.dataRoot);
   return {
     builder,
     volumes,
+    async buildContextNeed(key, manifest) {
+      return (await contextCache()).need(key, manifest);
+    },
     async imageBuild(opts, body, progress) {
       const staging = join(o.dataRoot, 'build', `context-${randomBytes(8).toString('hex')}`);
-      const { extractContextTar } = await import('../build/context/context.js');
-      const context = await extractContextTar(body, staging, { dockerfile: opts.dockerfile });
+      let context;
+      if (opts.contextKey !== undefined) {
+        const r = await (await contextCache()).receive(opts.contextKey, body, staging, { dockerfile: opts.dockerfile });
+        context = r.context;
+        // Berth's own aux message: what the incremental context carried (berth build shows it).
+        if (!opts.quiet) progress({ aux: { BerthContext: r.stats } });
+      } else {
+        const { extractContextTar } = await import('../build/context/context.js');
+        context = await extractContextTar(body, staging, { dockerfile: opts.dockerfile });
+      }
       try {
         const r = await (await builder()).build({
           context,
@@ -92,7 +110,8 @@ export function createBuildService(o: BuildServiceOptions): BuildService {
         await rm(join(dir, n), { force: true });
         deleted.push(n);
       }
-      return { CachesDeleted: deleted, SpaceReclaimed: space };
+      const contexts = await (await contextCache()).prune();
+      return { CachesDeleted: [...deleted, ...contexts.keys.map((k) => `context:${k}`)], SpaceReclaimed: space + contexts.space };
     },
   };
 }

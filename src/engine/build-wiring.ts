@@ -23,7 +23,7 @@ export async function wireBuildsAndVolumes(dataRoot: string, execRoot: string, i
   return {
     volumes: builds.volumes,
     plug(backend) {
-      Object.assign(backend, { imageBuild: builds.imageBuild, buildPrune: builds.buildPrune }, volumeBackend(builds.volumes));
+      Object.assign(backend, { imageBuild: builds.imageBuild, buildContextNeed: builds.buildContextNeed, buildPrune: builds.buildPrune }, volumeBackend(builds.volumes));
     },
   };
 }

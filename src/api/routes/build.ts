@@ -26,11 +26,14 @@ export interface ImageBuildOptions {
   platform?: string;
   /** The request's Content-Type (application/x-tar; gzip contexts are sniffed). */
   contentType?: string;
+  /** `berthcontext`: the body is an incremental context for this key (Berth's own, docs/build.md). */
+  contextKey?: string;
   signal?: AbortSignal;
 }
 
 export interface BuildBackend {
   imageBuild(opts: ImageBuildOptions, context: Readable, progress: ProgressSink): Promise<void>;
+  buildContextNeed?(key: string, manifest: unknown): Promise<string[]>;
   buildPrune?(opts: { all: boolean }): Promise<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>;
 }
 
@@ -62,6 +65,7 @@ export function buildRoutes(b: Partial<BuildBackend>): Route[] {
       const networkMode = optionalParam(q, 'networkmode');
       const platform = optionalParam(q, 'platform');
       const contentType = ctx.req.headers['content-type'];
+      const contextKey = optionalParam(q, 'berthcontext');
       const opts: ImageBuildOptions = {
         dockerfile: q.get('dockerfile') || 'Dockerfile',
         tags: q.getAll('t').filter(Boolean),
@@ -75,8 +79,16 @@ export function buildRoutes(b: Partial<BuildBackend>): Route[] {
         ...(networkMode !== undefined ? { networkMode } : {}),
         ...(platform !== undefined ? { platform } : {}),
         ...(contentType !== undefined ? { contentType } : {}),
+        ...(contextKey !== undefined ? { contextKey } : {}),
       };
       await progressResponse(ctx, (progress) => b.imageBuild!(opts, ctx.bodyStream(), progress));
+    }),
+    // Berth's own (under /_berth, never a Docker path): which files of a context manifest the daemon lacks for a context key.
+    route('POST', '/_berth/build/context', async (ctx) => {
+      if (!b.buildContextNeed) throw notImplemented('incremental build contexts are not available in this Berth daemon');
+      const key = optionalParam(ctx.query, 'key');
+      if (key === undefined) throw invalidParameter('missing query parameter "key" (the build context key)');
+      writeJson(ctx.res, 200, { Need: await b.buildContextNeed(key, await ctx.json()) });
     }),
     route('POST', '/build/prune', async (ctx) => {
       if (!b.buildPrune) throw notImplemented('build cache prune is not available in this Berth daemon yet');

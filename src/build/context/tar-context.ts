@@ -140,7 +140,7 @@ export class ContextIndex {
 }
 
 /** The tar bytes of a context (gzip undone when the first bytes say so). */
-function plainTar(input: AsyncIterable<Buffer | Uint8Array>): AsyncIterable<Buffer> {
+export function plainTar(input: AsyncIterable<Buffer | Uint8Array>): AsyncIterable<Buffer> {
   const it = input[Symbol.asyncIterator]();
   async function* chunks(head?: Buffer): AsyncGenerator<Buffer> {
     if (head?.length) yield head;

@@ -8,7 +8,9 @@
 
 import { lstat, realpath, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { packContext } from '../../client/build-context.js';
+import type { IncomingMessage } from 'node:http';
+import { contextKey, contextTar, scanContext, type ScannedContext } from '../../client/build-context.js';
+import { postIncrementalBuild } from '../../client/incremental-build.js';
 import { readJsonStream, type JsonMessage } from '../../client/json-stream.js';
 import { CliError, type Cli, type CommandDef } from '../cli.js';
 import { keyValues } from './common.js';
@@ -60,8 +62,9 @@ export async function build(cli: Cli, args: string[]): Promise<void> {
     throw new CliError(`Removing image ID file: ${e.message}`, 1);
   });
 
-  let body: NodeJS.ReadableStream;
+  let body: NodeJS.ReadableStream | undefined;
   let sent: (() => number) | undefined;
+  let scanned: { dir: string; context: ScannedContext } | undefined;
   if (ctx === '-') {
     if (file === '-') throw new CliError('invalid argument: can\'t use stdin for both build context and dockerfile', 1);
     body = process.stdin;
@@ -78,16 +81,26 @@ export async function build(cli: Cli, args: string[]): Promise<void> {
     if (file !== '-' && !(await lstat(dfPath).catch(() => undefined))) {
       throw new CliError(`unable to prepare context: the Dockerfile (${file ?? join(ctx, 'Dockerfile')}) cannot be empty or missing`, 1);
     }
-    const packed = await packContext(dir, file === '-' ? { text: (await readStdin()).toString() } : { path: dfPath }).catch((e: Error) => {
+    const context = await scanContext(dir, file === '-' ? { text: (await readStdin()).toString() } : { path: dfPath }).catch((e: Error) => {
       throw new CliError(e.message, 1);
     });
-    q.dockerfile = packed.dockerfile;
-    body = packed.tar;
-    sent = packed.size;
+    q.dockerfile = context.dockerfile;
+    scanned = { dir, context };
   }
 
   const client = await cli.client();
-  const res = await client.stream('POST', '/build', { query: q, raw: body, headers: { 'Content-Type': 'application/x-tar' } });
+  let res: IncomingMessage | undefined;
+  if (scanned) {
+    // berthd keeps the context of this directory between builds and is sent only what changed.
+    const r = await postIncrementalBuild(client, scanned.context, contextKey(scanned.dir), q);
+    if (r) ({ res, sent } = r);
+    else {
+      const packed = contextTar(scanned.context);
+      body = packed.tar;
+      sent = packed.size;
+    }
+  }
+  res ??= await client.stream('POST', '/build', { query: q, raw: body!, headers: { 'Content-Type': 'application/x-tar' } });
   if (sent && !quiet) cli.out(`Sending build context to Docker daemon  ${humanSize(sent())}\n`);
   const display = new ProgressDisplay((s) => cli.out(s), Boolean(process.stdout.isTTY));
   let imageId: string | undefined;
@@ -98,8 +111,10 @@ export async function build(cli: Cli, args: string[]): Promise<void> {
       failure = { message: m.errorDetail?.message ?? m.error ?? 'unknown error', code: m.errorDetail?.code || 1 };
       return;
     }
-    const aux = m.aux as { ID?: string } | undefined;
+    const aux = m.aux as { ID?: string; BerthContext?: { filesReceived: number; bytesReceived: number; filesReused: number; bytesReused: number } } | undefined;
     if (aux?.ID) imageId = aux.ID;
+    const c = aux?.BerthContext;
+    if (c && !quiet) cli.out(`Build context: ${c.filesReceived} file${c.filesReceived === 1 ? '' : 's'} received (${humanSize(c.bytesReceived)}), ${c.filesReused} unchanged kept by the daemon (${humanSize(c.bytesReused)})\n`);
     if (!quiet) display.show(m);
   });
   if (failure) throw new CliError(failure.message, failure.code);
