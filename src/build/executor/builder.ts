@@ -397,9 +397,17 @@ class BuildRun {
       const blob = { digest: stored.digest, diffId: stored.digest };
       const layer: Descriptor = { mediaType: MediaType.ociLayer, digest: stored.digest, size: stored.size };
       const chain = chainIds([...state.diffIds, blob.diffId]).at(-1)!;
-      const exists = await snapshotter.stat(chain).then(() => true, () => false);
+      let exists = await snapshotter.stat(chain).then(() => true, () => false);
+      if (!exists && !(link && state.diffIds.length)) {
+        try {
+          await snapshotter.commit(chain, snapKey, { 'berth.layer.digest': layer.digest, 'berth.layer.diffid': blob.diffId });
+        } catch (e) {
+          // Another build of the same step committed the same chain meanwhile: its snapshot is this one's twin.
+          if (!isBerthError(e, 'Conflict') || !(await snapshotter.stat(chain).then(() => true, () => false))) throw e;
+          exists = true;
+        }
+      }
       if (exists || (link && state.diffIds.length)) await snapshotter.remove(snapKey);
-      else await snapshotter.commit(chain, snapKey, { 'berth.layer.digest': layer.digest, 'berth.layer.diffid': blob.diffId });
       committed = true;
       if (link && !exists) await this.rebase(state, layer, blob.diffId);
       const created = new Date().toISOString();
