@@ -16,7 +16,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, copyFile, mkdir, open, readdir, readFile, rename, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { conflict, invalidParameter, notFound } from '../../errors.js';
 import { readTar } from '../../image/layer/tar-reader.js';
@@ -67,6 +67,8 @@ export class ContextCache {
   private readonly maxBytes: number;
   private readonly records = new Map<string, KeyRecord>();
   private readonly pins = new Map<string, number>();
+  /** Blobs hard-linked into a build's context right now (their inode carries that build's mode and mtime). */
+  private readonly linked = new Set<string>();
   private readonly mutex = new Mutex();
   private loaded?: Promise<void>;
 
@@ -136,7 +138,9 @@ export class ContextCache {
     await this.load();
     await mkdir(staging, { recursive: true });
     const pinned: string[] = [];
+    const linked: string[] = [];
     const release = (): void => {
+      for (const d of linked.splice(0)) this.linked.delete(d);
       for (const d of pinned.splice(0)) {
         const n = (this.pins.get(d) ?? 1) - 1;
         if (n > 0) this.pins.set(d, n);
@@ -148,8 +152,8 @@ export class ContextCache {
       pinned.push(d);
     };
     const cleanup = async (): Promise<void> => {
-      release();
       await rm(staging, { recursive: true, force: true });
+      release();
     };
     try {
       const stats: ReceiveStats = { filesReceived: 0, bytesReceived: 0, filesReused: 0, bytesReused: 0 };
@@ -202,7 +206,7 @@ export class ContextCache {
         stats.bytesReused = reused.reduce((n, m) => n + m.size, 0);
       });
       const index = await this.remember(key, manifest, stats.filesReceived > 0, staging);
-      return { context: await this.contextOf(manifest, index, staging, opts, cleanup), stats };
+      return { context: await this.contextOf(manifest, index, staging, opts, cleanup, linked), stats };
     } catch (e) {
       await cleanup();
       throw e;
@@ -305,7 +309,7 @@ export class ContextCache {
   }
 
   /** The BuildContext over the received manifest: the Dockerfile and .dockerignore read from their blobs; materialize() copies the blobs out. */
-  private async contextOf(manifest: Map<string, CachedEntry>, index: ContextIndex, staging: string, opts: ContextOptions, cleanup: () => Promise<void>): Promise<BuildContext> {
+  private async contextOf(manifest: Map<string, CachedEntry>, index: ContextIndex, staging: string, opts: ContextOptions, cleanup: () => Promise<void>, linked: string[]): Promise<BuildContext> {
     const root = join(staging, 'root');
     const readIndexed = async (rel: string): Promise<string | undefined> => {
       const r = index.resolve(rel, true);
@@ -324,13 +328,28 @@ export class ContextCache {
       dockerfileName: posix.basename(opts.dockerfile ?? 'Dockerfile'),
       cleanup,
       index,
-      materialize: () => (done ??= this.materialize(manifest, index, root)),
+      materialize: () => (done ??= this.materialize(manifest, index, root, linked)),
     };
   }
 
-  /** Writes the context at `root` as extracting its tar would (mtimes in whole seconds, as a tar holds them). */
-  private async materialize(manifest: Map<string, CachedEntry>, index: ContextIndex, root: string): Promise<void> {
+  /**
+   * Writes the context at `root` as extracting its tar would (mtimes in whole seconds, as a
+   * tar holds them). A file is a hard link to its blob when no other path of this context
+   * and no other build's context links that blob (the inode takes this file's mode and
+   * mtime; a context is only read, never written, by the steps), else a copy: a cold build
+   * then writes the context's bytes once, into the layer.
+   */
+  private async materialize(manifest: Map<string, CachedEntry>, index: ContextIndex, root: string, linked: string[]): Promise<void> {
     await mkdir(root, { recursive: true });
+    const uses = new Map<string, number>();
+    for (const e of index.entries.values()) if (e.type === 'file' && e.digest) uses.set(e.digest, (uses.get(e.digest) ?? 0) + 1);
+    const mine = new Set<string>();
+    for (const [d, n] of uses) {
+      if (n !== 1 || this.linked.has(d)) continue;
+      this.linked.add(d);
+      linked.push(d);
+      mine.add(d);
+    }
     const dirs: [string, number, number | undefined][] = [];
     for (const [rel, e] of index.entries) {
       if (rel === '.') continue;
@@ -343,8 +362,9 @@ export class ContextCache {
       } else if (e.type === 'symlink') {
         await symlink(e.linkname, dest);
       } else {
-        // A reflink where the filesystem has them, a copy elsewhere.
-        await copyFile(this.blob(e.digest!), dest, constants.COPYFILE_FICLONE);
+        // Else a reflink where the filesystem has them, a copy elsewhere.
+        if (mine.has(e.digest!)) await link(this.blob(e.digest!), dest);
+        else await copyFile(this.blob(e.digest!), dest, constants.COPYFILE_FICLONE);
         await chmod(dest, e.mode);
         if (mtime !== undefined) await utimes(dest, mtime, mtime);
       }

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, readlink, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, readlink, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ContextCache } from '../../../src/build/context/context-cache.js';
 import { MANIFEST_ENTRY, parseManifest } from '../../../src/build/context/context-manifest.js';
@@ -148,6 +148,41 @@ test('least recently used keys are evicted beyond the limits, with their blobs; 
     // Over the byte limit: only the key just built is kept.
     assert.deepEqual(await readdir(join(tmp, 'data2', 'build-context', 'keys')), ['b.json']);
     await rm(join(tmp, 'data2'), { recursive: true });
+  } finally {
+    await removeTempDir(tmp);
+  }
+});
+
+test('a blob is hard-linked into one context at a time: the same content under two modes or in two live builds keeps each file\'s mode and mtime', async () => {
+  const { tmp, dir, data } = await fixture();
+  try {
+    await writeFile(join(dir, 'app', 'twin.sh'), 'echo hi\n'); // main.sh's content, mode 0644
+    await utimes(join(dir, 'app', 'twin.sh'), 1_600_000_000, 1_600_000_000);
+    const other = join(tmp, 'other');
+    await mkdir(other);
+    await writeFile(join(other, 'Dockerfile'), 'FROM scratch\n');
+    await writeFile(join(other, 'main.sh'), 'echo hi\n');
+    await chmod(join(other, 'main.sh'), 0o700);
+    await utimes(join(other, 'main.sh'), 1_500_000_000, 1_500_000_000);
+    const cache = new ContextCache(data);
+    const s1 = await scanContext(dir, { path: join(dir, 'Dockerfile') });
+    const s2 = await scanContext(other, { path: join(other, 'Dockerfile') });
+    const r1 = await cache.receive('one', once(await incremental(s1, await cache.need('one', manifestOf(s1)))), join(tmp, 'st1'));
+    const r2 = await cache.receive('two', once(await incremental(s2, await cache.need('two', manifestOf(s2)))), join(tmp, 'st2'));
+    await r1.context.materialize!();
+    await r2.context.materialize!();
+    const look = async (p: string): Promise<[number, number, string]> => {
+      const st = await stat(p);
+      return [st.mode & 0o7777, Math.floor(st.mtimeMs / 1000), await readFile(p, 'utf8')];
+    };
+    const mainMtime = Math.floor((await stat(join(dir, 'app', 'main.sh'))).mtimeMs / 1000);
+    assert.deepEqual(await look(join(r1.context.root, 'app', 'main.sh')), [0o755, mainMtime, 'echo hi\n']);
+    assert.deepEqual(await look(join(r1.context.root, 'app', 'twin.sh')), [0o644, 1_600_000_000, 'echo hi\n']);
+    assert.deepEqual(await look(join(r2.context.root, 'main.sh')), [0o700, 1_500_000_000, 'echo hi\n']);
+    // The Dockerfile of the second context is used once anywhere: linked, not copied.
+    assert.equal((await stat(join(r2.context.root, 'Dockerfile'))).nlink, 2);
+    await r1.context.cleanup();
+    await r2.context.cleanup();
   } finally {
     await removeTempDir(tmp);
   }
