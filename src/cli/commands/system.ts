@@ -349,5 +349,12 @@ ${p.flags.volumes ? '  - all anonymous volumes not used by at least one containe
     cli.out('\n');
   }
   reclaimed += i?.SpaceReclaimed ?? 0;
+  try {
+    const b = await client.post<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>('/build/prune', {});
+    if (b?.CachesDeleted?.length) cli.out(`Deleted build cache objects:\n${b.CachesDeleted.join('\n')}\n\n`);
+    reclaimed += b?.SpaceReclaimed ?? 0;
+  } catch (e) {
+    if (!(e instanceof ApiError && (e.status === 501 || e.status === 404))) throw e;
+  }
   cli.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
 }

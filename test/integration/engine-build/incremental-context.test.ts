@@ -111,7 +111,7 @@ describe('berth build with an incremental context', { skip }, () => {
     }
   });
 
-  test('kept across a berthd restart; emptied by builder prune', async () => {
+  test('kept across a berthd restart; emptied by docker builder prune and berth system prune', async () => {
     await d.stop();
     await d.startDaemon();
     const kept = summary(await berth(d, ['build', '-t', 'inc', ctx]));
@@ -121,5 +121,8 @@ describe('berth build with an incremental context', { skip }, () => {
     assert.deepEqual(readdirSync(join(d.dataRoot, 'build-context', 'blobs')), []);
     const after = summary(await berth(d, ['build', '-t', 'inc', ctx]));
     assert.deepEqual([after.received, after.kept], [4, 0]);
+    const sys = await berth(d, ['system', 'prune', '-f']);
+    assert.match(sys.stdout, /Deleted build cache objects:\n(.*\n)*context:/, sys.stderr);
+    assert.deepEqual(readdirSync(join(d.dataRoot, 'build-context', 'blobs')), []);
   });
 });
