@@ -17,14 +17,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
-import { join, posix } from 'node:path';
-import { conflict, invalidParameter, notFound } from '../../errors.js';
+import { join } from 'node:path';
+import { conflict, invalidParameter } from '../../errors.js';
 import { readTar } from '../../image/layer/tar-reader.js';
 import { Mutex } from '../../sys/mutex.js';
 import type { BuildContext, ContextOptions } from './context.js';
-import { safeRelative } from './context.js';
+import { indexedContext } from './context.js';
 import { MANIFEST_ENTRY, parseManifest, sameFile, type ManifestEntry } from './context-manifest.js';
-import { IgnoreMatcher } from './dockerignore.js';
 import { ContextIndex, plainTar, safeEntryName, type IndexedEntry } from './tar-context.js';
 
 const KEY_RE = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -316,20 +315,9 @@ export class ContextCache {
       const e = r === undefined ? undefined : index.entries.get(r);
       return e?.type === 'file' && e.digest ? readFile(this.blob(e.digest), 'utf8') : undefined;
     };
-    const dfName = safeRelative(opts.dockerfile ?? 'Dockerfile');
-    const dockerfile = opts.dockerfileText ?? (await readIndexed(dfName));
-    if (dockerfile === undefined) throw notFound(`Cannot locate specified Dockerfile: ${opts.dockerfile ?? 'Dockerfile'}`);
-    const ignore = await readIndexed('.dockerignore');
     let done: Promise<void> | undefined;
-    return {
-      root,
-      matcher: new IgnoreMatcher(ignore ?? []),
-      dockerfile,
-      dockerfileName: posix.basename(opts.dockerfile ?? 'Dockerfile'),
-      cleanup,
-      index,
-      materialize: () => (done ??= this.materialize(manifest, index, root, linked)),
-    };
+    const materialize = (): Promise<void> => (done ??= this.materialize(manifest, index, root, linked));
+    return indexedContext({ root, index, cleanup, materialize }, readIndexed, opts);
   }
 
   /**

@@ -93,25 +93,23 @@ export async function extractContextTar(input: AsyncIterable<Buffer | Uint8Array
       await materialize();
       return readFile(join(root, r), 'utf8');
     };
-    let dockerfile = opts.dockerfileText;
-    if (dockerfile === undefined) {
-      dockerfile = await readIndexed(dfName);
-      if (dockerfile === undefined) throw notFound(`Cannot locate specified Dockerfile: ${opts.dockerfile ?? 'Dockerfile'}`);
-    }
-    const ignore = await readIndexed('.dockerignore');
-    return {
-      root,
-      matcher: new IgnoreMatcher(ignore ?? []),
-      dockerfile,
-      dockerfileName: posix.basename(opts.dockerfile ?? 'Dockerfile'),
-      cleanup,
-      index,
-      materialize,
-    };
+    return await indexedContext({ root, index, cleanup, materialize }, readIndexed, opts);
   } catch (e) {
     await cleanup();
     throw e;
   }
+}
+
+/**
+ * A context known by its index (a stored tar, or berthd's copy of a client's directory):
+ * the Dockerfile (unless given as text) and .dockerignore read through `read` (a file's
+ * text, undefined when the path is no file).
+ */
+export async function indexedContext(parts: Pick<BuildContext, 'root' | 'cleanup' | 'index' | 'materialize'>, read: (rel: string) => Promise<string | undefined>, opts: ContextOptions): Promise<BuildContext> {
+  const dockerfile = opts.dockerfileText ?? (await read(safeRelative(opts.dockerfile ?? 'Dockerfile')));
+  if (dockerfile === undefined) throw notFound(`Cannot locate specified Dockerfile: ${opts.dockerfile ?? 'Dockerfile'}`);
+  const ignore = await read('.dockerignore');
+  return { ...parts, matcher: new IgnoreMatcher(ignore ?? []), dockerfile, dockerfileName: posix.basename(opts.dockerfile ?? 'Dockerfile') };
 }
 
 export interface ContextEntry {
