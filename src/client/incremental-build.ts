@@ -10,10 +10,14 @@ import { contextTar, type ScannedContext } from './build-context.js';
 import type { EngineClient, Query } from './client.js';
 import { ApiError } from './errors.js';
 
+const MANIFEST_LIMIT = 15 * 1024 * 1024;
+
 /** The build's response and the bytes sent; undefined when the daemon has no incremental contexts. */
 export async function postIncrementalBuild(client: EngineClient, scanned: ScannedContext, key: string, query: Query): Promise<{ res: IncomingMessage; sent: () => number } | undefined> {
   const manifest: ManifestEntry[] = scanned.entries.map(({ path, type, mode, size, mtime, ctime, ino, dev, linkname }) => ({ path, type, mode, size, mtime, ctime, ino, dev, linkname }));
   const manifestJson = Buffer.from(JSON.stringify({ entries: manifest }));
+  // berthd reads JSON bodies up to 16 MiB: a context of that many paths goes whole.
+  if (manifestJson.length > MANIFEST_LIMIT) return undefined;
   const made = scanned.entries.filter((e) => e.data !== undefined).map((e) => e.path);
   // A second Conflict means builds of this context keep racing: the caller sends it whole.
   for (let attempt = 0; attempt < 2; attempt++) {
