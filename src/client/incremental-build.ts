@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { MANIFEST_ENTRY, type ManifestEntry } from '../build/context/context-manifest.js';
 import { contextTar, type ScannedContext } from './build-context.js';
 import type { EngineClient, Query } from './client.js';
-import { ApiError } from './errors.js';
+import { ApiError, ConnectionError } from './errors.js';
 
 const MANIFEST_LIMIT = 15 * 1024 * 1024;
 
@@ -25,7 +25,10 @@ export async function postIncrementalBuild(client: EngineClient, scanned: Scanne
     try {
       need = (await client.post<{ Need: string[] }>('/_berth/build/context', { key }, { entries: manifest })).Need;
     } catch (e) {
-      if (e instanceof ApiError && (e.status === 404 || e.status === 501)) return undefined;
+      // dockerd answers the unknown path with a 404 without reading the body, and may close
+      // the connection while it is still being written (EPIPE): both mean "send it whole"
+      // (a daemon that is down fails that request the same way).
+      if ((e instanceof ApiError && (e.status === 404 || e.status === 501)) || e instanceof ConnectionError) return undefined;
       throw e;
     }
     const packed = contextTar(scanned, { only: new Set([...need, ...made]), head: [{ name: MANIFEST_ENTRY, data: manifestJson }] });

@@ -113,6 +113,9 @@ export async function build(cli: Cli, args: string[]): Promise<void> {
     }
     const aux = m.aux as { ID?: string; BerthContext?: { filesReceived: number; bytesReceived: number; filesReused: number; bytesReused: number } } | undefined;
     if (aux?.ID) imageId = aux.ID;
+    // dockerd 20.10 answers q=1 with the ID as a stream line only, no aux message.
+    const idLine = quiet && typeof m.stream === 'string' ? /^(sha256:[0-9a-f]{64})\s*$/.exec(m.stream) : null;
+    if (idLine) imageId ??= idLine[1];
     const c = aux?.BerthContext;
     if (c && !quiet) cli.out(`Build context: ${c.filesReceived} file${c.filesReceived === 1 ? '' : 's'} received (${humanSize(c.bytesReceived)}), ${c.filesReused} unchanged kept by the daemon (${humanSize(c.bytesReused)})\n`);
     if (!quiet) display.show(m);

@@ -6,11 +6,14 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DOCKER, TestBerthd, runAgainst, type DockerResult } from '../../harness/berthd.js';
+import { PrivateDockerd } from '../../harness/dockerd.js';
 import { REPO_ROOT } from '../../harness/paths.js';
+import { makeTempDir, removeTempDir } from '../../harness/tmp.js';
 
 const BERTH = join(REPO_ROOT, 'bin', 'berth');
 const skip = !existsSync(DOCKER) ? `${DOCKER} is not installed` : process.getuid?.() !== 0 ? 'needs root' : false;
@@ -124,5 +127,33 @@ describe('berth build with an incremental context', { skip }, () => {
     const sys = await berth(d, ['system', 'prune', '-f']);
     assert.match(sys.stdout, /Deleted build cache objects:\n(.*\n)*context:/, sys.stderr);
     assert.deepEqual(readdirSync(join(d.dataRoot, 'build-context', 'blobs')), []);
+  });
+});
+
+describe('berth build against dockerd: the context goes whole', { skip: PrivateDockerd.unavailable() ?? skip }, () => {
+  let dir: string;
+  let dockerd: PrivateDockerd | undefined;
+  before(async () => {
+    dir = await makeTempDir('berth-build-dockerd');
+    await mkdir(join(dir, 'd'));
+    dockerd = await PrivateDockerd.start(join(dir, 'd'));
+  });
+  after(async () => {
+    await dockerd?.stop();
+    await removeTempDir(dir);
+  });
+
+  test('the probe of /_berth/build/context is a 404 (or a closed connection); builds and -q work as with docker', async () => {
+    const ctx = join(dir, 'ctx');
+    await mkdir(ctx);
+    await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY a /a\n');
+    await writeFile(join(ctx, 'a'), 'hello');
+    for (const args of [['build', '-t', 'whole', ctx], ['build', '-q', '-t', 'whole', ctx], ['build', '-q', '-t', 'whole', ctx]]) {
+      const r = spawnSync(BERTH, ['-H', `unix://${dockerd!.socket}`, ...args], { encoding: 'utf8', timeout: 120_000 });
+      assert.equal(r.status, 0, r.stderr + r.stdout);
+      assert.doesNotMatch(r.stdout, /Build context:/);
+      if (args.includes('-q')) assert.match(r.stdout, /^sha256:[0-9a-f]{64}\n$/);
+      else assert.match(r.stdout, /Sending build context to Docker daemon/);
+    }
   });
 });
