@@ -4,7 +4,9 @@
 // the current directory, and a Dockerfile outside the context (or `-f -`) is added under a
 // random `.dockerfile.<hex>` name that the sent .dockerignore hides from COPY. The daemon's
 // JSON stream is shown as it comes; the image ID comes from its aux message (`-q`,
-// `--iidfile`); a failure exits with the error's code (a RUN's exit status) or 1.
+// `--iidfile`); a failure exits with the error's code (a RUN's exit status) or 1. berthd
+// keeps a context directory between builds and is sent only the files that changed
+// (client/incremental-build.ts); other daemons get the whole tar.
 
 import { lstat, realpath, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
