@@ -20,6 +20,7 @@ import { applyRuleset, removeTable, validTableName, type RulesetNetwork, type Ru
 import { portsMap, PortReservations, type PortSpec, type PublishedPort } from './ports.js';
 import { parseRate } from './rate.js';
 import { buildResolvConf } from './resolv.js';
+import { Mutex } from '../sys/mutex.js';
 import type {
   EndpointRecord, EndpointSettings, IpamConfigEntry, NetworkInspect, NetworkRecord, NetworkSettings, NetworkState, SandboxRecord,
 } from './types.js';
@@ -127,15 +128,6 @@ const OPT = {
 };
 
 const newId = (): string => randomBytes(32).toString('hex');
-
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.tail.then(fn, fn);
-    this.tail = p.catch(() => undefined);
-    return p;
-  }
-}
 
 function boolOpt(v: string | undefined, dflt: boolean, key: string): boolean {
   if (v === undefined || v === '') return dflt;
