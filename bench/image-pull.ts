@@ -33,6 +33,7 @@ import { hasDockerRegistry, startRegistry } from '../test/harness/registry.js';
 import { makeTempDir, removeTempDir } from '../test/harness/tmp.js';
 import { debianImage, ensureProgram, storeDebianImage } from './image/debian-image.js';
 import { PrivateDockerd } from '../test/harness/dockerd.js';
+import { DOCKER, TestBerthd } from '../test/harness/berthd.js';
 
 interface Runner {
   name: string;
@@ -75,6 +76,8 @@ export async function main(): Promise<void> {
   const reg = await startRegistry();
   const load0 = loadavg();
   let dockerd: PrivateDockerd | undefined;
+  let berthd: TestBerthd | undefined;
+  const berthds: TestBerthd[] = [];
   try {
     const ref = `${reg.host}/bench/debian:bookworm`;
     const pushRoot = join(scratch, 'push');
@@ -101,6 +104,24 @@ export async function main(): Promise<void> {
       { name: 'podman', what: 'pull + unpack (overlay)', argv: (d) => ['podman', '--root', `${d}/root`, '--runroot', `${d}/run`, '--storage-driver', 'overlay', 'pull', '-q', '--tls-verify=false', ref], samples: [] },
       // Berth with its layers downloaded on a worker thread (off by default: docs/benchmarks.md).
       { name: 'berth-thread', what: `pull + unpack (${overlay ? 'overlay' : 'vfs'}), downloads on a worker thread`, argv: (d) => [process.execPath, join(here, 'image', 'berth-pull.js'), ref, d, overlay ? 'overlay' : 'vfs', 'thread'], samples: [] },
+      // The same client as docker's row against berthd: what `docker pull` / `berth pull` do
+      // with Berth's daemon. A new berthd per run, started (and stopped) outside the timing,
+      // as dockerd is; its store is removed only at the end, with the other runs' dirs.
+      {
+        name: 'berthd',
+        what: `docker pull → berthd (${overlay ? 'overlay' : 'vfs'}; a new berthd per run)`,
+        prepare: async () => {
+          const b = await TestBerthd.start('bench-pull-berthd');
+          berthds.push(b);
+          berthd = b;
+        },
+        argv: () => [DOCKER, '-H', `unix://${berthd!.socket}`, 'pull', '-q', ref],
+        finish: async () => {
+          await berthd?.stop();
+          berthd = undefined;
+        },
+        samples: [],
+      },
     ];
     if (!ensureProgram('skopeo', 'skopeo')) runners[1]!.excluded = 'skopeo is not installed';
     if (!PrivateDockerd.available()) runners[2]!.excluded = 'dockerd is not installed (apt-get install docker.io)';
@@ -183,6 +204,8 @@ export async function main(): Promise<void> {
     if (!docker.excluded) {
       lines.push('', `Goal (issue 3): berth at most half of docker's time: berth ÷ docker = ${(berth / median(docker.samples)).toFixed(2)} (${berth <= median(docker.samples) / 2 ? 'met' : 'not met'}).`);
       const thread = runners[4]!;
+      const viaDaemon = runners.find((r) => r.name === 'berthd');
+      if (viaDaemon && !viaDaemon.excluded) lines.push(`Through the daemons, the same client (docker pull → berthd vs → dockerd): ${(median(viaDaemon.samples) / median(docker.samples)).toFixed(2)} (${median(viaDaemon.samples) <= median(docker.samples) / 2 ? 'met' : 'not met'}).`);
       if (!thread.excluded) lines.push(`With the download thread: berth-thread ÷ docker = ${(median(thread.samples) / median(docker.samples)).toFixed(2)}; berth-thread ÷ berth, run by run: ${thread.samples.map((t, i) => (t / runners[0]!.samples[i]!).toFixed(2)).join(' ')}.`);
     }
     lines.push('');
@@ -197,6 +220,7 @@ export async function main(): Promise<void> {
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     await dockerd?.stop();
+    for (const b of berthds) await b.cleanup().catch((e: unknown) => process.stderr.write(`berthd cleanup: ${(e as Error).message}\n`));
     await reg.stop();
     // Podman's overlay storage may have mounts: let podman clean its own up first.
     spawnSync('sh', ['-c', `for d in ${scratch}/run-*/root; do [ -d "$d" ] && podman --root "$d" --runroot "$(dirname $d)/run" --storage-driver overlay system reset -f >/dev/null 2>&1; done; true`]);
