@@ -84,6 +84,7 @@ import { archiveMounts, archiveOf, extractInScope, extractionPoint, statContaine
 import { PathScope } from './scoped-path.js';
 import { layerChanges } from './changes.js';
 import type { OciImageConfig } from './images/index.js';
+import { Mutex } from '../sys/mutex.js';
 
 /** Mount points berth-init makes in a rootfs: not changes (dockerd keeps them in an init layer). */
 const MOUNT_POINTS = new Set(['/proc', '/sys', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/dev/console', '/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/.dockerenv']);
@@ -131,7 +132,7 @@ interface Waiter {
 
 /** What berthd holds in memory for one container beside its record. */
 class Live {
-  lock: Promise<unknown> = Promise.resolve();
+  readonly lock = new Mutex();
   waiters: Waiter[] = [];
   watcher: FSWatcher | undefined;
   poll: NodeJS.Timeout | undefined;
@@ -378,9 +379,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   }
 
   private locked<T>(c: Live, fn: () => Promise<T>): Promise<T> {
-    const next = c.lock.then(fn);
-    c.lock = next.catch(() => undefined);
-    return next;
+    return c.lock.run(fn);
   }
 
   private async save(c: Live): Promise<void> {

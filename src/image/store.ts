@@ -10,6 +10,7 @@ import { familiarName, familiarString, formatReference, parseNormalizedReference
 import type { Snapshotter } from './snapshot/snapshotter.js';
 import { chainIds, LAYER_SIZE_LABEL } from './unpack.js';
 import { measureLayer } from './layer/apply.js';
+import { Mutex } from '../sys/mutex.js';
 
 // Images: names → descriptors (containerd's image service), kept in one JSON file under
 // <root>/images/ written atomically, plus the Docker shapes (ImageSummary, ImageInspect,
@@ -89,7 +90,7 @@ export interface RemoveOptions {
 export class ImageStore {
   private readonly path: string;
   private readonly sizesPath: string;
-  private lock: Promise<unknown> = Promise.resolve();
+  private readonly lock = new Mutex();
 
   constructor(
     dataRoot: string,
@@ -110,9 +111,7 @@ export class ImageStore {
   }
 
   private exclusive<T>(fn: (f: ImagesFile) => Promise<T>): Promise<T> {
-    const next = this.lock.then(async () => fn(await this.load()));
-    this.lock = next.catch(() => undefined);
-    return next;
+    return this.lock.run(async () => fn(await this.load()));
   }
 
   private save(f: ImagesFile): Promise<void> {

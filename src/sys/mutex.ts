@@ -1,4 +1,5 @@
-// One async critical section at a time: each run() starts once the previous one settled.
+// One async critical section at a time: each run() starts once the previous one settled,
+// whether it succeeded or failed (the stores, the snapshotter, each container, the network).
 
 export class Mutex {
   private tail: Promise<unknown> = Promise.resolve();

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { conflict, invalidParameter, notFound, systemError } from '../errors.js';
 import { atomicWriteFile } from '../sys/atomic-write.js';
+import { Mutex } from '../sys/mutex.js';
 import { invalidVolumeName, VOLUME_NAME_RE } from './mount-spec.js';
 
 const run = promisify(execFile);
@@ -59,7 +60,7 @@ const LOCAL_OPTIONS = new Set(['type', 'device', 'o', 'size']);
 
 export class VolumeStore {
   readonly root: string;
-  private lock: Promise<unknown> = Promise.resolve();
+  private readonly lock = new Mutex();
 
   constructor(dataRoot: string) {
     this.root = join(dataRoot, 'volumes');
@@ -75,9 +76,7 @@ export class VolumeStore {
 
   /** Serialises changes to volume records in this process. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.lock.then(fn);
-    this.lock = next.catch(() => undefined);
-    return next;
+    return this.lock.run(fn);
   }
 
   private async read(name: string): Promise<VolumeRecord | undefined> {

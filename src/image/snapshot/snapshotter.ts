@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { conflict, invalidParameter, notFound, systemError } from '../../errors.js';
 import { atomicWriteFile } from '../../sys/atomic-write.js';
+import { Mutex } from '../../sys/mutex.js';
 import { syncFilesystem } from '../../sys/sync-fs.js';
 
 // Snapshots, as containerd's snapshotters model them: a committed snapshot is an
@@ -79,7 +80,7 @@ export abstract class BaseSnapshotter implements Snapshotter {
   readonly root: string;
   private readonly metaPath: string;
   /** Serialises metadata changes in this process. */
-  private lock: Promise<unknown> = Promise.resolve();
+  private readonly lock = new Mutex();
   /** The metadata as on disk (never changed in place: a change is saved, then swapped in). */
   private meta: MetadataFile | undefined;
 
@@ -118,9 +119,7 @@ export abstract class BaseSnapshotter implements Snapshotter {
   }
 
   protected exclusive<T>(fn: (meta: MetadataFile) => Promise<T>): Promise<T> {
-    const next = this.lock.then(async () => fn((this.meta ??= await this.load())));
-    this.lock = next.catch(() => undefined);
-    return next;
+    return this.lock.run(async () => fn((this.meta ??= await this.load())));
   }
 
   private get(meta: MetadataFile, key: string): Record_ {
