@@ -19,7 +19,7 @@
       "target_name": "berth-monitor",
       "type": "executable",
       "sources": ["native/monitor/main.c", "native/monitor/util.c", "native/common/text.c", "native/monitor/log.c",
-                  "native/monitor/attach.c", "native/monitor/child.c"],
+                  "native/monitor/attach.c", "native/monitor/child.c", "native/monitor/spawner.c"],
       "cflags": ["-Wall", "-Wextra", "-Werror", "-std=gnu11", "-Os", "-ffunction-sections", "-fdata-sections"],
       "ldflags": ["-static", "-Wl,--gc-sections", "-s"]
     },

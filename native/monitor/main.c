@@ -12,7 +12,11 @@
  * --attach-fd: a connected socket that is an attach client from the start (its starter
  * reads all the output without connecting, and without a sync point in the program).
  * --foreground: no fork into the background, for a monitor whose parent is a monitor
- * (an exec's, started by the container's: that parent is a subreaper and waits for it). */
+ * (an exec's, started by the container's: that parent is a subreaper and waits for it).
+ *
+ *   berth-monitor --spawner SOCKET [--ready-fd N]
+ *
+ * starts no container: it serves MSG_SPAWN on SOCKET for berthd (spawner.c). */
 #include "monitor.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +39,8 @@ static char chunk[CHUNK];
 static void usage(void) {
   fail(0, "usage: berth-monitor --init PATH --program PATH --pid-file FILE --exit-file FILE "
           "[--sync-fd N] [--ready-fd N] [--log FILE [--log-max-size BYTES] [--log-max-files N]] "
-          "[--attach-socket PATH] [--attach-fd N] [--console-socket PATH] [--stdin] [--foreground]");
+          "[--attach-socket PATH] [--attach-fd N] [--console-socket PATH] [--stdin] [--foreground]; "
+          "or: berth-monitor --spawner SOCKET [--ready-fd N]");
 }
 
 static long long parse_num(const char *flag, const char *s, long long max) {
@@ -106,7 +111,7 @@ static ssize_t read_output(int k) {
 
 int main(int argc, char **argv) {
   const char *init = NULL, *program = NULL, *pid_file = NULL, *exit_file = NULL, *sync_fd = NULL;
-  const char *log = NULL, *attach = NULL, *console = NULL;
+  const char *log = NULL, *attach = NULL, *console = NULL, *spawner = NULL;
   long long log_max_size = 0, log_max_files = 1;
   int want_stdin = 0, attach_fd = -1, foreground = 0;
   char sync_arg[24];
@@ -145,8 +150,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(f, "--attach-socket")) attach = abs_path(f, v);
     else if (!strcmp(f, "--attach-fd")) attach_fd = (int)parse_num(f, v, 1 << 20);
     else if (!strcmp(f, "--console-socket")) console = abs_path(f, v);
+    else if (!strcmp(f, "--spawner")) spawner = abs_path(f, v);
     else usage();
   }
+  if (spawner) return spawner_main(spawner);
   if (!init || !program || !pid_file || !exit_file) usage();
 
   signal(SIGPIPE, SIG_IGN);

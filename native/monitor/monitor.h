@@ -69,4 +69,7 @@ void child_write_exit_file(const char *path);
  * as NUL-terminated strings (len bytes), fds become its fds 2, 3, …; they are closed here. */
 void spawn_monitor(char *args, size_t len, const int *fds, size_t nfds);
 
+/* spawner.c: --spawner, a resident process that starts container monitors for berthd */
+int spawner_main(const char *socket_path);
+
 #endif

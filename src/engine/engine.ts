@@ -4,7 +4,7 @@
 // data root; everything in memory is rebuilt from it at start (recover()).
 
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { constants as osConstants, cpus, hostname as hostHostname, release, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -70,7 +70,7 @@ import { hostnameFile, hostsFile, resolvConf } from './etc-files.js';
 import { rfc3339Nano, since } from './human-time.js';
 import type { EngineImages } from './images/index.js';
 import { containerFilter } from './list-filters.js';
-import { attach, readExitFile, readExitFileSync, readJsonLog, readJsonLogBatches, startMonitor, AttachConnection, type ExitStatus } from './monitor/index.js';
+import { attach, readExitFile, readExitFileSync, readJsonLog, readJsonLogBatches, startMonitor, AttachConnection, MonitorSpawner, type ExitStatus } from './monitor/index.js';
 import { NameIndex, newContainerId, randomName, validateName } from './names.js';
 import { buildSpec, capabilitySet, linuxResources, validateResources, type DeviceInfo, type HostLimits } from './oci-spec.js';
 import { ContainerPaths, loadRecord, removeContainerFiles, saveRecord, scanContainerDirs, ZERO_TIME, type ContainerRecord, type ContainerStatus, type RecordState } from './record.js';
@@ -123,6 +123,15 @@ function deferred<T>(): Deferred<T> {
   let resolve!: (v: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
+}
+
+/** An init program still being compiled: sent to berth-init when it is done, or refused. */
+function deferredProgram(): Deferred<Buffer> & { reject: (e: unknown) => void } {
+  let resolve!: (v: Buffer) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<Buffer>((res, rej) => ((resolve = res), (reject = rej)));
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
 }
 
 interface Waiter {
@@ -330,10 +339,13 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   /** Removals whose rootfs and files are still being deleted (close() waits for them). */
   private readonly removals = new Set<Promise<void>>();
   private readonly volumes: VolumeStore;
+  /** Starts the containers' monitors (a fork of berthd costs milliseconds; its fork does not). */
+  private readonly spawner: MonitorSpawner;
 
   constructor(private readonly opts: EngineOptions) {
     super();
     this.paths = new ContainerPaths(opts.dataRoot, opts.execRoot);
+    this.spawner = new MonitorSpawner(join(opts.execRoot, 'spawner.sock'), (m) => this.log('warn', m));
     this.images = opts.images;
     this.volumes = opts.volumes ?? new VolumeStore(opts.dataRoot);
     this.execStore = new ExecStore(this.paths.containersDir);
@@ -414,6 +426,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   async recover(): Promise<void> {
     await mkdir(this.paths.containersDir, { recursive: true, mode: 0o710 });
     await mkdir(join(this.opts.execRoot, 'c'), { recursive: true, mode: 0o700 });
+    this.spawner.start();
     const { records, orphans } = await scanContainerDirs(this.paths);
     for (const id of orphans) {
       this.log('info', `removing half-created container ${id}`);
@@ -563,6 +576,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   /** Stops watching (the containers go on: live restore); removes the cgroup parent when empty. */
   async close(): Promise<void> {
     this.closed = true;
+    this.spawner.close();
     await Promise.allSettled([...this.removals]);
     const parentRel = this.opts.cgroupParent.replace(/^\//, '');
     for (const hier of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
@@ -931,32 +945,15 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       c.spec = spec;
       rec.namespaces = (spec.linux?.namespaces ?? []).reduce((m, n) => m | namespaceFlag(n.type), 0);
       trace.mark('spec');
-      cg = this.cgroup(rec);
-      await cg.create();
-      trace.mark('cgroup');
-      // The limits are written (thread pool) and the runtime dir made while this thread
-      // compiles the init program; all of it is awaited before berth-monitor starts.
-      const prepared = Promise.all([cg.apply(createResources(spec)), rm(rt, { recursive: true, force: true }).then(() => mkdir(rt, { recursive: true, mode: 0o700 }))]);
-      prepared.catch(() => undefined); // a compile error below leaves it unawaited
-      const seccomp = spec.linux?.seccomp ? compileSeccompCached(spec.linux.seccomp, 'seccomp profile') : undefined;
-      const tty = rec.config.Tty === true;
-      const ops = compileCreate({
-        spec,
-        rootfs,
-        bundle: this.paths.dir(id),
-        mode: 'detached',
-        cgroupProcs: cg.procsFiles(),
-        ...(seccomp ? { seccomp } : {}),
-        pidFile: this.paths.pidFile(id),
-        containerId: id,
-        ...(tty ? { consoleSocket: this.paths.consoleSocket(id) } : {}),
-      });
-      const program = encodeInitProgram(syncBeforeReady(ops, 'attach'));
-      trace.mark('compile');
-      await prepared;
-      trace.mark('limits');
+      // berth-monitor and berth-init start first and wait for the program on its pipe, while
+      // this thread makes the cgroup and compiles; the limits are written (thread pool) meanwhile
+      // and are in place before the program is sent, so before the process joins the cgroup.
+      rmSync(rt, { recursive: true, force: true });
+      mkdirSync(rt, { recursive: true, mode: 0o700 });
+      const program = deferredProgram();
       c.exited = deferred();
       const log = this.logOptions(rec);
+      const tty = rec.config.Tty === true;
       const runningState = (startedAt: string, pids: { monitorPid: number; containerPid: number }): RecordState => ({
         ...rec.state,
         status: 'running',
@@ -974,8 +971,8 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       // fsync the directory). A berthd crash alone loses nothing: the rename is in the kernel.
       const syncDir = restartsAfterBoot(rec);
       let startedAt = nowIso();
-      const started = await startMonitor({
-        program,
+      const monitor = startMonitor({
+        program: program.promise,
         pidFile: this.paths.pidFile(id),
         exitFile: this.paths.exitFile(id),
         ...(log ? { log } : {}),
@@ -999,7 +996,38 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
           await Promise.all(pending.map((p) => p().catch(() => undefined)));
           trace.mark(`attach(${pending.length})`);
         },
+        spawner: this.spawner.socket(),
       });
+      monitor.catch(() => undefined); // awaited below, after the program is sent or refused
+      try {
+        cg = this.cgroup(rec);
+        await cg.create();
+        trace.mark('cgroup');
+        const limits = cg.apply(createResources(spec));
+        limits.catch(() => undefined); // a compile error below leaves it unawaited
+        const seccomp = spec.linux?.seccomp ? compileSeccompCached(spec.linux.seccomp, 'seccomp profile') : undefined;
+        const ops = compileCreate({
+          spec,
+          rootfs,
+          bundle: this.paths.dir(id),
+          mode: 'detached',
+          cgroupProcs: cg.procsFiles(),
+          ...(seccomp ? { seccomp } : {}),
+          pidFile: this.paths.pidFile(id),
+          containerId: id,
+          ...(tty ? { consoleSocket: this.paths.consoleSocket(id) } : {}),
+        });
+        const encoded = encodeInitProgram(syncBeforeReady(ops, 'attach'));
+        trace.mark('compile');
+        await limits;
+        trace.mark('limits');
+        program.resolve(encoded);
+      } catch (e) {
+        program.reject(e); // berth-init reads a truncated program and ends; its monitor too
+        await monitor.catch(() => undefined);
+        throw e;
+      }
+      const started = await monitor;
       trace.mark('ready');
       const state = runningState(startedAt, started);
       if (early && early.state.pid === state.pid && early.state.monitorPid === state.monitorPid) {

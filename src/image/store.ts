@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, invalidParameter, isBerthError, notFound, systemError } from '../errors.js';
@@ -91,6 +92,7 @@ export class ImageStore {
   private readonly path: string;
   private readonly sizesPath: string;
   private readonly lock = new Mutex();
+  private cached: { key: string; text: string } | undefined;
 
   constructor(
     dataRoot: string,
@@ -101,9 +103,17 @@ export class ImageStore {
     this.sizesPath = join(dataRoot, 'images', 'layer-sizes.json');
   }
 
+  /**
+   * images.json, parsed afresh for each caller (they change it). Its text is kept while the
+   * file's inode, mtime and size stay the same: every write replaces the file (a new inode),
+   * so a stat tells whether it changed, without a read through the thread pool per create.
+   */
   private async load(): Promise<ImagesFile> {
     try {
-      return JSON.parse(await readFile(this.path, 'utf8')) as ImagesFile;
+      const st = statSync(this.path, { bigint: true });
+      const key = `${st.ino}:${st.mtimeNs}:${st.size}`;
+      if (this.cached?.key !== key) this.cached = { key, text: await readFile(this.path, 'utf8') };
+      return JSON.parse(this.cached.text) as ImagesFile;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, images: {} };
       throw systemError(`read ${this.path}`, e);

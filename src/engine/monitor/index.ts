@@ -4,3 +4,4 @@ export { attach, demux, encodeFrame, FrameDecoder, AttachConnection, STREAM_STDI
 export { readExitFile, readExitFileSync, parseExitFile, waitForExitFile, type ExitStatus, type WaitExitOptions } from './exit-file.js';
 export { readJsonLog, readJsonLogBatches, parseLogLine, parseRfc3339Nano, type LogEntry, type ReadLogOptions } from './json-log.js';
 export { berthMonitorPath } from './monitor-path.js';
+export { MonitorSpawner } from './spawner.js';

@@ -22,8 +22,12 @@ export interface MonitorLogOptions {
 }
 
 export interface MonitorOptions {
-  /** The encoded init program; it must end its setup with READY. */
-  program: Buffer;
+  /**
+   * The encoded init program; it must end its setup with READY. A promise lets the monitor
+   * and berth-init start while the caller still compiles (berth-init waits on the pipe);
+   * when it rejects, berth-init reads a truncated program and fails before any op.
+   */
+  program: Buffer | Promise<Buffer>;
   /** Where the program's CHILD_PIDFILE op writes the container's pid (absolute). */
   pidFile: string;
   /** Where the monitor writes the exit status (absolute). */
@@ -63,6 +67,11 @@ export interface MonitorOptions {
    * older than the request), the monitor is spawned from here as usual.
    */
   via?: string;
+  /**
+   * The socket of berthd's monitor spawner (MonitorSpawner): a container's monitor started
+   * by it, in the background as usual. When it cannot, the monitor is spawned from here.
+   */
+  spawner?: string;
 }
 
 export interface StartedPids {
@@ -237,10 +246,11 @@ function spawnVia(via: string, opts: MonitorOptions, args: string[]): Launched {
  * goes to opts.exitFile. On failure the monitor still records berth-init's exit there.
  */
 export async function startMonitor(opts: MonitorOptions): Promise<MonitorStarted> {
-  if (opts.via && !opts.extraFds?.length) {
+  const via = opts.via ?? opts.spawner;
+  if (via && !opts.extraFds?.length) {
     let launched: Launched | undefined;
     try {
-      launched = spawnVia(opts.via, opts, [...monitorArgs(opts, 3), '--foreground']);
+      launched = spawnVia(via, opts, opts.via ? [...monitorArgs(opts, 3), '--foreground'] : monitorArgs(opts, 3));
     } catch {
       // that monitor is gone or busy: spawn from here
     }
@@ -284,7 +294,10 @@ function monitorArgs(opts: MonitorOptions, syncFd: number): string[] {
 async function follow(opts: MonitorOptions, launched: Launched, syncFd: number): Promise<MonitorStarted> {
   const { sync, programPipe, ready, attach, spawned } = launched;
   programPipe.on('error', () => undefined); // berth-init failed before reading: its error tells why
-  programPipe.end(opts.program);
+  Promise.resolve(opts.program).then(
+    (p) => programPipe.end(p),
+    () => programPipe.destroy(),
+  );
   const monitorReady = spawned.then(() => {
     opts.onStep?.('spawned');
     return readyLine(ready);

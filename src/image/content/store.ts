@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { BerthError, conflict, invalidParameter, isBerthError, notFound, systemError } from '../../errors.js';
 import { atomicWriteFile } from '../../sys/atomic-write.js';
 import { assertSha256, sha256Digest } from './digest.js';
+import { SmallBlobCache } from './small-blob-cache.js';
 
 // A content-addressed blob store (containerd's content service, in small):
 //   <root>/content/blobs/sha256/<hex>      committed blobs, verified, read-only
@@ -77,6 +78,7 @@ export class ContentStore {
   private readonly ingestDir: string;
   /** Writes in flight in this process, by digest: a second writer waits for the first. */
   private readonly inflight = new Map<string, Promise<BlobInfo>>();
+  private readonly small = new SmallBlobCache();
 
   constructor(dataRoot: string) {
     this.dataRoot = dataRoot;
@@ -109,11 +111,19 @@ export class ContentStore {
     }
   }
 
-  /** The whole blob in memory (manifests, configs); use openRead for layers. */
+  /**
+   * The whole blob in memory (manifests, configs); use openRead for layers. Small blobs are
+   * kept in memory: a blob never changes under its digest, and every container create
+   * resolves its image through the manifest and config (three reads through the thread pool).
+   */
   async get(digest: string): Promise<Buffer> {
+    const hit = this.small.get(digest);
+    if (hit) return hit;
     const path = this.blobPath(digest);
     try {
-      return await readFile(path);
+      const data = await readFile(path);
+      this.small.remember(digest, data);
+      return data;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`content ${digest}: not found`);
       throw systemError(`read content ${digest}`, e);
@@ -134,6 +144,7 @@ export class ContentStore {
   }
 
   async delete(digest: string): Promise<void> {
+    this.small.forget(digest);
     const path = this.blobPath(digest);
     try {
       await unlink(path);
