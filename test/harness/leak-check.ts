@@ -18,7 +18,7 @@ export interface Leak {
 }
 
 const BERTH = /berth/i;
-const BERTH_PROCESS_NAMES = new Set(['berthd', 'berth-monitor', 'berth-init', 'berth-runc']);
+const BERTH_PROCESS_NAMES = new Set(['berthd', 'berth-monitor', 'berth-spawner', 'berth-init', 'berth-runc']);
 
 function tool(cmd: string, args: string[]): string | undefined {
   try {
