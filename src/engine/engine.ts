@@ -78,7 +78,7 @@ import { DEFAULT_DETACH_KEYS, parseDetachKeys, pump } from './session.js';
 import { dockerStats, type CpuSample } from './stats.js';
 import { resolveUser } from './user.js';
 import { StepTrace } from './step-trace.js';
-import { markRemoveVolumes, reconcileVolumeUsers, releaseVolumes, setupVolumes, validateVolumeConfig, volumeMountPoints, volumeOciMounts, isVolumeBind } from './volumes.js';
+import { markRemoveVolumes, needsVolumes, reconcileVolumeUsers, releaseVolumes, setupVolumes, validateVolumeConfig, volumeMountPoints, volumeOciMounts, isVolumeBind } from './volumes.js';
 import { VolumeStore } from '../volume/store.js';
 import { archiveMounts, archiveOf, extractInScope, extractionPoint, statContainerPath } from './archive.js';
 import { PathScope } from './scoped-path.js';
@@ -487,6 +487,12 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         return;
       }
       case 'created':
+        if (!(await this.images.hasRootfs(rec.id))) {
+          // written beside its rootfs, which a crash did not let finish: never acknowledged
+          this.log('info', `removing half-created container ${rec.id} (no rootfs)`);
+          await this.finishRemove(c);
+          return;
+        }
         if (existsSync(this.paths.runtime(rec.id))) {
           // a start that was never acknowledged
           await this.killCgroupOf(rec.cgroupsPath);
@@ -835,20 +841,29 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     };
     try {
       await mkdir(this.paths.dir(id), { recursive: true, mode: 0o710 });
+      rec.rootfs = this.images.rootfsPath(id);
+      // Without volumes (which are made from the mounted rootfs and named in the record) the
+      // record is written beside the rootfs: the create is answered once both are on disk,
+      // and a crash between the two leaves a `created` record without a snapshot, a create
+      // never acknowledged, which recovery removes.
+      const volumes = needsVolumes(rec);
       // All settled before a failure is cleaned up: nothing is still being made meanwhile.
       const [rootfs, ...files] = await Promise.allSettled([
         this.images.prepareRootfs(id, img.id),
         writeFile(this.paths.hosts(id), hostsFile(hc, this.net?.hostGateway()), { mode: 0o644 }),
         writeFile(this.paths.hostname(id), hostnameFile(hc, merged.Hostname!), { mode: 0o644 }),
         writeFile(this.paths.resolvConf(id), resolvConf(hc), { mode: 0o644 }),
+        ...(volumes ? [] : [saveRecord(this.paths, rec)]),
       ]);
       for (const r of [rootfs!, ...files]) if (r.status === 'rejected') throw r.reason;
-      rec.rootfs = (rootfs as PromiseFulfilledResult<string>).value;
-      trace.mark('files and rootfs');
-      rec.volumeMounts = await setupVolumes(this.volumes, rec, rec.rootfs, (r) => this.get(r).rec);
-      trace.mark('volumes');
-      await saveRecord(this.paths, rec); // the commit point
-      trace.mark('record');
+      if ((rootfs as PromiseFulfilledResult<string>).value !== rec.rootfs) throw systemError(`rootfs of ${id} mounted at ${(rootfs as PromiseFulfilledResult<string>).value}, not ${rec.rootfs}`);
+      trace.mark(volumes ? 'files and rootfs' : 'files, rootfs and record');
+      if (volumes) {
+        rec.volumeMounts = await setupVolumes(this.volumes, rec, rec.rootfs, (r) => this.get(r).rec);
+        trace.mark('volumes');
+        await saveRecord(this.paths, rec); // the commit point
+        trace.mark('record');
+      }
     } catch (e) {
       this.names.releaseName(name, id);
       await releaseVolumes(this.volumes, rec, true);

@@ -65,6 +65,12 @@ function bindModeText(spec: string): string {
  * Creates (on first use) and acquires every volume the container mounts; copies the image's
  * files into new, empty volumes (unless nocopy). `rootfs` is the container's prepared root.
  */
+/** Whether setupVolumes has anything to do for the container (else it returns []). */
+export function needsVolumes(rec: VolumeHolder): boolean {
+  const hc = rec.hostConfig;
+  return planMounts(hc.Binds, hc.Mounts).some((p) => p.type === 'volume') || (hc.VolumesFrom?.length ?? 0) > 0 || Object.keys(rec.config.Volumes ?? {}).length > 0;
+}
+
 export async function setupVolumes(store: VolumeStore, rec: VolumeHolder, rootfs: string, lookup: (ref: string) => VolumeHolder): Promise<VolumeMount[]> {
   const hc = rec.hostConfig;
   const plans = planMounts(hc.Binds, hc.Mounts);

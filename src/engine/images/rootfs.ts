@@ -31,6 +31,12 @@ async function exists(sn: Snapshotter, key: string): Promise<boolean> {
   );
 }
 
+/** Where a container's rootfs is mounted (known before it is made: the record names it). */
+export function rootfsMountPath(dataRoot: string, containerId: string): string {
+  containerSnapshotKey(containerId);
+  return join(dataRoot, 'rootfs', containerId);
+}
+
 export class RootfsManager {
   constructor(
     private readonly dataRoot: string,
@@ -40,8 +46,12 @@ export class RootfsManager {
   ) {}
 
   mountPath(containerId: string): string {
-    containerSnapshotKey(containerId);
-    return join(this.dataRoot, 'rootfs', containerId);
+    return rootfsMountPath(this.dataRoot, containerId);
+  }
+
+  /** Whether the container has a rootfs snapshot. */
+  has(containerId: string): Promise<boolean> {
+    return exists(this.snapshotter, containerSnapshotKey(containerId));
   }
 
   /**

@@ -32,7 +32,7 @@ import { createGzip } from 'node:zlib';
 import { filterListed, IMAGE_LIST_FILTERS, IMAGE_PRUNE_FILTERS, pruneLabelsMatch, untilFilter } from './filters.js';
 import { GcGuard } from './gc-guard.js';
 import { PullProgress, PushProgress } from './progress-messages.js';
-import { containerSnapshotKey, RootfsManager } from './rootfs.js';
+import { containerSnapshotKey, RootfsManager, rootfsMountPath } from './rootfs.js';
 
 /** The `config` object of an image config (Env, Cmd, Entrypoint, WorkingDir, User, Labels, Healthcheck…). */
 export type OciImageConfig = NonNullable<ImageConfig['config']> & {
@@ -48,6 +48,10 @@ export interface ImageService {
   resolveImage(ref: string): Promise<{ id: string; ref: string; config: OciImageConfig }>;
   /** An active snapshot for the container on top of the image (unpacked on demand), mounted; returns its path. */
   prepareRootfs(containerId: string, imageId: string): Promise<string>;
+  /** Where prepareRootfs mounts the container's rootfs. */
+  rootfsPath(containerId: string): string;
+  /** Whether the container has a rootfs snapshot (prepareRootfs done, removeRootfs not). */
+  hasRootfs(containerId: string): Promise<boolean>;
   /** Mounts the container's snapshot again when it is not mounted (after a restart or reboot). */
   mountRootfs(containerId: string): Promise<string>;
   unmountRootfs(containerId: string): Promise<void>;
@@ -247,6 +251,15 @@ export class EngineImagesService implements EngineImages {
     const path = await this.guard.shared(() => rootfs.prepare(containerId, img));
     this.rootfsImages.set(containerId, img.id);
     return path;
+  }
+
+  rootfsPath(containerId: string): string {
+    return rootfsMountPath(this.opts.dataRoot, containerId);
+  }
+
+  async hasRootfs(containerId: string): Promise<boolean> {
+    const { rootfs } = await this.ready();
+    return rootfs.has(containerId);
   }
 
   async mountRootfs(containerId: string): Promise<string> {

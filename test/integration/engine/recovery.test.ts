@@ -10,7 +10,10 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { execFileSync } from 'node:child_process';
 import { DOCKER, TestBerthd } from '../../harness/berthd.js';
+import { containerSnapshotKey } from '../../../src/engine/images/rootfs.js';
+import { OverlaySnapshotter } from '../../../src/image/snapshot/snapshotter.js';
 
 function api(d: TestBerthd, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
@@ -113,6 +116,30 @@ describe('berthd killed and restarted: live restore', { skip }, () => {
       assert.equal(existsSync(join(d.dataRoot, 'containers', id)), false, `record dir of ${id}`);
       assert.equal(existsSync(join(d.dataRoot, 'rootfs', id)), false, `rootfs of ${id}`);
     }
+  });
+
+  test('a created container whose rootfs a crash did not let finish is removed (its create was never answered)', async () => {
+    // The record of a container without volumes is written beside its rootfs snapshot; a
+    // crash can leave the record alone. Made here by taking the snapshot away while berthd is down.
+    const c = await d.docker(['create', '--name', 'half-made', '--network', 'none', 'busybox', 'true']);
+    assert.equal(c.code, 0, c.stderr);
+    const id = c.stdout.trim();
+    const kept = await d.docker(['create', '--name', 'whole', '--network', 'none', 'busybox', 'true']);
+    assert.equal(kept.code, 0, kept.stderr);
+    await d.kill9();
+    const rootfs = join(d.dataRoot, 'rootfs', id);
+    execFileSync('umount', [rootfs]);
+    const snapshots = new OverlaySnapshotter(d.dataRoot);
+    await snapshots.remove(containerSnapshotKey(id));
+    await d.startDaemon();
+    const ps = await d.docker(['ps', '-a', '--format', '{{.Names}}']);
+    assert.doesNotMatch(ps.stdout, /^half-made$/m);
+    assert.match(ps.stdout, /^whole$/m);
+    assert.equal(existsSync(join(d.dataRoot, 'containers', id)), false, 'record dir');
+    assert.equal(existsSync(rootfs), false, 'mount point');
+    const again = await d.docker(['run', '--rm', '--name', 'half-made', '--network', 'none', 'busybox', 'true']);
+    assert.equal(again.code, 0, again.stderr); // the name is free
+    assert.equal((await d.docker(['rm', 'whole'])).code, 0);
   });
 
   test('a clean stop (SIGTERM) leaves containers running', async () => {
