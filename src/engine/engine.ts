@@ -1860,26 +1860,13 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     // process need not stop at a sync point for berthd to connect.
     const launch = async (attached: boolean): Promise<AttachConnection | undefined> => {
       const rec = c.rec;
-      const process_ = this.execProcess(c, ex, consoleSize as [number, number] | undefined);
-      const seccompSpec = c.spec?.linux?.seccomp;
-      const seccomp = seccompSpec && !ex.config.Privileged ? compileSeccompCached(seccompSpec, 'seccomp profile') : undefined;
       mkdirSync(ex.dir, { recursive: true, mode: 0o700 }); // on the exec root's tmpfs: no thread-pool round trip
       const consoleSocket = tty ? join(ex.dir, 'console.sock') : undefined;
-      const ops = compileExec({
-        pid: rec.state.pid,
-        namespaces: rec.namespaces,
-        process: process_,
-        mode: 'foreground',
-        ...(consoleSocket ? { consoleSocket } : {}),
-        cgroupProcs: this.cgroup(rec).procsFiles(),
-        ...(seccomp ? { seccomp } : {}),
-        containerId: rec.id,
-        rootfs: rec.rootfs,
-        host: detectHostOnce(),
-      });
-      trace.mark('compile');
-      const started = await startMonitor({
-        program: encodeInitProgram(ops),
+      // The exec's monitor and berth-init start first and wait for the program on its pipe
+      // while it is compiled here.
+      const program = deferredProgram();
+      const starting = startMonitor({
+        program: program.promise,
         pidFile: join(ex.dir, 'pid'),
         exitFile: join(ex.dir, 'exit'),
         attachSocket: join(ex.dir, 'attach.sock'),
@@ -1891,6 +1878,31 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         onStep: (step) => trace.mark(step),
         via: this.paths.attachSocket(rec.id),
       });
+      starting.catch(() => undefined); // awaited below, after the program is sent or refused
+      try {
+        const process_ = this.execProcess(c, ex, consoleSize as [number, number] | undefined);
+        const seccompSpec = c.spec?.linux?.seccomp;
+        const seccomp = seccompSpec && !ex.config.Privileged ? compileSeccompCached(seccompSpec, 'seccomp profile') : undefined;
+        const ops = compileExec({
+          pid: rec.state.pid,
+          namespaces: rec.namespaces,
+          process: process_,
+          mode: 'foreground',
+          ...(consoleSocket ? { consoleSocket } : {}),
+          cgroupProcs: this.cgroup(rec).procsFiles(),
+          ...(seccomp ? { seccomp } : {}),
+          containerId: rec.id,
+          rootfs: rec.rootfs,
+          host: detectHostOnce(),
+        });
+        program.resolve(encodeInitProgram(ops));
+        trace.mark('compile');
+      } catch (e) {
+        program.reject(e); // berth-init reads a truncated program and ends; its monitor too
+        await starting.catch(() => undefined);
+        throw e;
+      }
+      const started = await starting;
       ex.pid = started.containerPid;
       ex.monitorPid = started.monitorPid;
       ex.running = true;
