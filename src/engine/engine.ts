@@ -5,6 +5,7 @@
 
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
+import type { Socket } from 'node:net';
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { constants as osConstants, cpus, hostname as hostHostname, release, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -147,8 +148,12 @@ class Live {
   poll: NodeJS.Timeout | undefined;
   /** Resolved when the current run ends (exit handled). */
   exited: Deferred<void> = deferred();
-  /** Attach sessions waiting for the container to start: run at berth-init's sync point. */
-  pendingAttach = new Set<() => Promise<void>>();
+  /**
+   * Attach sessions waiting for the container to start. One alone is handed the monitor's
+   * first client connection (`given`, made before berth-init starts); several connect at
+   * berth-init's sync point; either way before the process runs, so no output is missed.
+   */
+  pendingAttach = new Set<(given?: Socket) => Promise<void>>();
   restartTimer: NodeJS.Timeout | undefined;
   backoffMs = 0;
   removing = false;
@@ -971,6 +976,12 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       rmSync(rt, { recursive: true, force: true });
       mkdirSync(rt, { recursive: true, mode: 0o700 });
       const program = deferredProgram();
+      // `docker run` attaches before it starts: that one client gets the monitor's first
+      // connection (`--attach-fd`), and the program needs no sync point for berthd to connect
+      // it. Several: they connect at a `SYNC attach` before READY.
+      const handOver = c.pendingAttach.size === 1 ? [...c.pendingAttach][0] : undefined;
+      if (handOver) c.pendingAttach.delete(handOver);
+      const syncAttach = c.pendingAttach.size > 0;
       c.exited = deferred();
       const log = this.logOptions(rec);
       const tty = rec.config.Tty === true;
@@ -1016,6 +1027,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
           await Promise.all(pending.map((p) => p().catch(() => undefined)));
           trace.mark(`attach(${pending.length})`);
         },
+        connectAttach: handOver !== undefined,
         spawner: this.spawner.socket(),
       });
       monitor.catch(() => undefined); // awaited below, after the program is sent or refused
@@ -1037,7 +1049,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
           containerId: id,
           ...(tty ? { consoleSocket: this.paths.consoleSocket(id) } : {}),
         });
-        const encoded = encodeInitProgram(syncBeforeReady(ops, 'attach'));
+        const encoded = encodeInitProgram(syncAttach ? syncBeforeReady(ops, 'attach') : ops);
         trace.mark('compile');
         await limits;
         trace.mark('limits');
@@ -1045,9 +1057,17 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       } catch (e) {
         program.reject(e); // berth-init reads a truncated program and ends; its monitor too
         await monitor.catch(() => undefined);
+        if (handOver) void handOver(); // it fails to connect and ends
         throw e;
       }
-      const started = await monitor;
+      const started = await monitor.catch((e: unknown) => {
+        if (handOver) void handOver(); // it fails to connect and ends
+        throw e;
+      });
+      if (handOver) void handOver(started.attach);
+      // Attach sessions that came while the monitor started: the process runs already.
+      for (const p of [...c.pendingAttach]) void p();
+      c.pendingAttach.clear();
       trace.mark('ready');
       const state = runningState(startedAt, started);
       if (early && early.state.pid === state.pid && early.state.monitorPid === state.monitorPid) {
@@ -1721,9 +1741,14 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         if (c.rec.state.status === 'created' || c.rec.state.status === 'restarting') {
           // Connect at berth-init's sync point, before the process runs: no output is missed.
           conn = await new Promise<AttachConnection | undefined>((resolve) => {
-            const connect = async (): Promise<void> => {
+            let aborted = false;
+            const connect = async (given?: Socket): Promise<void> => {
+              if (aborted) {
+                given?.destroy();
+                return;
+              }
               try {
-                const conn = await attach(this.paths.attachSocket(rec.id));
+                const conn = given ? new AttachConnection(given) : await attach(this.paths.attachSocket(rec.id));
                 conn.on('error', () => undefined);
                 resolve(conn);
               } catch {
@@ -1732,6 +1757,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
             };
             c.pendingAttach.add(connect);
             streams.signal.addEventListener('abort', () => {
+              aborted = true;
               c.pendingAttach.delete(connect);
               resolve(undefined);
             });

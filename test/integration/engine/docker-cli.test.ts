@@ -28,6 +28,16 @@ describe('docker CLI against berthd: containers', { skip }, () => {
     assert.equal(ps.stdout, '');
   });
 
+  test('docker run gets all of a fast writer\'s output, from its first byte (the attach is the monitor\'s first client)', async () => {
+    for (const args of [['busybox', 'seq', '1', '300000'], ['-t', 'busybox', 'seq', '1', '100000']]) {
+      const r = await d.docker(['run', '--rm', '--network', 'none', ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.split(/\r?\n/).filter(Boolean);
+      assert.equal(lines.length, Number(args.at(-1)));
+      assert.equal(lines[0], '1');
+    }
+  });
+
   test('docker run -d, logs -f follows until the container exits, wait gives the code', async () => {
     const r = await d.docker(['run', '-d', '--name', 'logger', 'busybox', 'sh', '-c', 'for i in 1 2 3; do echo line $i; sleep 0.2; done; exit 4']);
     assert.equal(r.code, 0, r.stderr);
