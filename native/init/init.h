@@ -16,7 +16,7 @@ enum {
   OP_CAPSET, OP_CAP_AMBIENT, OP_NO_NEW_PRIVS, OP_SECCOMP, OP_UMASK, OP_CLOSE_FDS,
   OP_CONNECT, OP_OPEN, OP_CONSOLE, OP_WAIT_FIFO, OP_SYNC, OP_READY, OP_EXEC, OP_RUN_HOOK,
   OP_SETSID, OP_PDEATHSIG, OP_PERSONALITY, OP_CHOWN, OP_JOIN_KEYRING,
-  OP_FCHOWN, OP_WAIT_FIFO_AT, OP_LINK_UP, OP_MAX = OP_LINK_UP
+  OP_FCHOWN, OP_WAIT_FIFO_AT, OP_LINK_UP, OP_CHILD_JOINED, OP_WAIT_JOINED, OP_MAX = OP_WAIT_JOINED
 };
 
 enum { ARG_INT = 1, ARG_STR, ARG_BYTES, ARG_STRLIST, ARG_INTLIST };
@@ -62,6 +62,9 @@ extern const op_fn op_table[OP_MAX + 1];
 extern int regs[NREGS];
 extern pid_t child_pid;   /* the child of the last CLONE, in the parent */
 extern pid_t host_pid;    /* this process's pid in the runtime's pid namespace */
+/* A released child the parent has not yet told it is in its cgroups (CHILD_JOINED): a
+ * failing parent kills it, so no half-made container runs on. 0 when none. */
+extern pid_t unjoined_child;
 /* Runs CLONE at index i; returns the index of the last op this process skips. */
 size_t op_clone(const struct op *ops, size_t i);
 void set_reg(int reg, int fd);
@@ -71,6 +74,7 @@ void op_setns(const struct op *), op_setns_pid(const struct op *), op_unshare(co
     op_write_file(const struct op *), op_child_write(const struct op *),
     op_child_cgroup(const struct op *), op_child_report(const struct op *),
     op_child_pidfile(const struct op *), op_release(const struct op *),
+    op_child_joined(const struct op *), op_wait_joined(const struct op *),
     op_wait_child(const struct op *), op_exit(const struct op *),
     op_sethostname(const struct op *), op_setdomainname(const struct op *), op_link_up(const struct op *),
     op_setsid(const struct op *), op_pdeathsig(const struct op *),

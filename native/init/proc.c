@@ -63,8 +63,20 @@ static int read_full(int fd, void *buf, size_t len) {
   return 0;
 }
 
+static int has_op(const struct op *ops, size_t from, size_t to, uint16_t code) {
+  for (size_t j = from; j <= to; j++)
+    if (ops[j].code == code) return 1;
+  return 0;
+}
+
+/* With CHILD_JOINED in the parent ops the RELEASE socketpair stays open after RELEASE, for
+ * the second handshake (CHILD_JOINED → WAIT_JOINED); its child end is join_fd. */
+static int keep_release_fd, join_fd = -1, own_pdeathsig;
+
 size_t op_clone(const struct op *ops, size_t i) {
   const struct op *o = &ops[i];
+  size_t parent_ops = (size_t)arg_int(o, 1);
+  int join = has_op(ops, i + 1, i + parent_ops, OP_CHILD_JOINED);
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) fail(errno, "clone: socketpair");
   /* fork-like: no new stack, the child returns here on a copy of ours */
@@ -73,19 +85,26 @@ size_t op_clone(const struct op *ops, size_t i) {
   if (r > 0) {
     close(sv[1]);
     release_fd = sv[0];
+    keep_release_fd = join;
     child_pid = (pid_t)r;
     return i;
   }
   close(sv[0]);
   child_pid = 0;
-  /* Die with the parent until RELEASE; EOF covers a parent that died before the prctl. */
+  /* Die with the parent until RELEASE (until WAIT_JOINED when the parent still moves us
+   * into our cgroups after it); EOF covers a parent that died before the prctl. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(1);
   int64_t pid;
   if (read_full(sv[1], &pid, sizeof pid) < 0) _exit(1);
   host_pid = (pid_t)pid;
-  if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0 || write_all(sv[1], "k", 1) < 0) _exit(1);
-  close(sv[1]);
-  return i + (size_t)arg_int(o, 1);
+  if ((!join && prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0) || write_all(sv[1], "k", 1) < 0) _exit(1);
+  if (join) {
+    join_fd = sv[1];
+    own_pdeathsig = 1;
+  } else {
+    close(sv[1]);
+  }
+  return i + parent_ops;
 }
 
 void op_release(const struct op *o) {
@@ -94,8 +113,34 @@ void op_release(const struct op *o) {
   char ack;
   if (write_all(release_fd, &pid, sizeof pid) < 0) fail(errno, "release child ", num(child_pid));
   if (read_full(release_fd, &ack, 1) < 0) fail(ESRCH, "release child ", num(child_pid));
+  if (keep_release_fd) {
+    unjoined_child = child_pid;
+    return;
+  }
   close(release_fd);
   release_fd = -1;
+}
+
+void op_child_joined(const struct op *o) {
+  (void)o;
+  char ack;
+  /* A child that died meanwhile has reported why on the sync fd: an error here, no SIGPIPE. */
+  if (send(release_fd, "j", 1, MSG_NOSIGNAL) != 1 || read_full(release_fd, &ack, 1) < 0)
+    fail(ESRCH, "tell child ", num(child_pid), " it is in its cgroups");
+  unjoined_child = 0;
+  close(release_fd);
+  release_fd = -1;
+}
+
+void op_wait_joined(const struct op *o) {
+  (void)o;
+  char c;
+  /* EOF: the parent failed (it reports why on the sync fd) or died. Leave quietly. */
+  if (read_full(join_fd, &c, 1) < 0) _exit(1);
+  if ((own_pdeathsig && prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0) || write_all(join_fd, "k", 1) < 0) _exit(1);
+  own_pdeathsig = 0;
+  close(join_fd);
+  join_fd = -1;
 }
 
 void op_child_write(const struct op *o) {
@@ -180,6 +225,7 @@ void op_setsid(const struct op *o) {
 }
 
 void op_pdeathsig(const struct op *o) {
+  own_pdeathsig = 0; /* the program's own: WAIT_JOINED leaves it */
   if (prctl(PR_SET_PDEATHSIG, (unsigned long)arg_int(o, 0), 0, 0, 0) < 0) fail(errno, "set parent death signal ", num(arg_int(o, 0)));
 }
 

@@ -24,7 +24,7 @@ static const char *const signatures[OP_MAX + 1] = {
   [OP_CONSOLE] = "iii", [OP_WAIT_FIFO] = "i", [OP_SYNC] = "s", [OP_READY] = "",
   [OP_EXEC] = "SSi", [OP_RUN_HOOK] = "sSSbi", [OP_SETSID] = "", [OP_PDEATHSIG] = "i",
   [OP_PERSONALITY] = "i", [OP_CHOWN] = "sii", [OP_JOIN_KEYRING] = "s", [OP_FCHOWN] = "iii", [OP_WAIT_FIFO_AT] = "is",
-  [OP_LINK_UP] = "s",
+  [OP_LINK_UP] = "s", [OP_CHILD_JOINED] = "", [OP_WAIT_JOINED] = "",
 };
 
 static const char type_of[128] = { ['i'] = ARG_INT, ['s'] = ARG_STR, ['b'] = ARG_BYTES,
@@ -108,10 +108,43 @@ static void check_arg(size_t i, const struct op *o, int j, char want) {
   }
 }
 
-/* Structure: CLONE ranges in bounds, ending in EXIT or WAIT_CHILD, with RELEASE; child
- * ops only in a parent range; register numbers valid; SECCOMP filters whole. */
+/* The parent ops (i, end] of the CLONE at i: exactly one RELEASE; the child runs from it
+ * on, so the id maps come before it, and cgroups joined after it need a later CHILD_JOINED
+ * (at most one, after RELEASE). Returns whether the child must WAIT_JOINED. */
+static int check_parent_ops(const struct op *ops, size_t i, size_t end) {
+  const char *at = num((long long)i);
+  size_t release = 0, joined = 0, late_cgroup = 0;
+  for (size_t j = i + 1; j <= end; j++) {
+    switch (ops[j].code) {
+    case OP_RELEASE:
+      if (release) bad("op #", at, ": parent ops have two RELEASE");
+      release = j;
+      break;
+    case OP_CHILD_WRITE:
+      if (release) bad("op #", at, ": CHILD_WRITE after RELEASE (the child's maps must be in place when it runs)");
+      break;
+    case OP_CHILD_CGROUP:
+      if (release) late_cgroup = j;
+      break;
+    case OP_CHILD_JOINED:
+      if (!release) bad("op #", at, ": CHILD_JOINED before RELEASE");
+      if (joined) bad("op #", at, ": parent ops have two CHILD_JOINED");
+      joined = j;
+      break;
+    }
+  }
+  if (!release) bad("op #", at, ": parent ops lack RELEASE");
+  if (late_cgroup > joined) bad("op #", at, ": CHILD_CGROUP after RELEASE without a CHILD_JOINED after it");
+  return joined != 0;
+}
+
+/* Structure: CLONE ranges in bounds, ending in EXIT or WAIT_CHILD (check_parent_ops);
+ * parent-only ops only in a parent range; WAIT_JOINED once in the child of a CLONE whose
+ * parent sends CHILD_JOINED, before any further CLONE; register numbers valid; SECCOMP
+ * filters whole. */
 static void check_structure(const struct op *ops, size_t n) {
   size_t parent_end = 0; /* ops [i, parent_end) belong to the parent of the last CLONE */
+  int join_due = 0;      /* the child of the last CLONE has yet to WAIT_JOINED */
   for (size_t i = 0; i < n; i++) {
     const struct op *o = &ops[i];
     const char *at = num((long long)i);
@@ -119,18 +152,22 @@ static void check_structure(const struct op *ops, size_t n) {
     case OP_CLONE: {
       int64_t k = arg_int(o, 1);
       if (i < parent_end) bad("op #", at, ": CLONE inside the parent ops of a CLONE");
+      if (join_due) bad("op #", at, ": CLONE before the WAIT_JOINED of the previous CLONE's child");
       if (k < 2 || (uint64_t)k >= n - i) bad("op #", at, ": CLONE parent_ops out of range");
       uint16_t last = ops[i + (size_t)k].code;
       if (last != OP_EXIT && last != OP_WAIT_CHILD) bad("op #", at, ": parent ops must end in EXIT or WAIT_CHILD");
-      int released = 0;
-      for (size_t j = i + 1; j <= i + (size_t)k; j++) released |= ops[j].code == OP_RELEASE;
-      if (!released) bad("op #", at, ": parent ops lack RELEASE");
+      join_due = check_parent_ops(ops, i, i + (size_t)k);
       parent_end = i + (size_t)k + 1;
       break;
     }
     case OP_CHILD_WRITE: case OP_CHILD_CGROUP: case OP_CHILD_REPORT: case OP_CHILD_PIDFILE:
-    case OP_RELEASE: case OP_WAIT_CHILD:
+    case OP_RELEASE: case OP_WAIT_CHILD: case OP_CHILD_JOINED:
       if (i >= parent_end) bad("op #", at, ": child op outside the parent ops of a CLONE");
+      break;
+    case OP_WAIT_JOINED:
+      if (i < parent_end) bad("op #", at, ": WAIT_JOINED inside the parent ops of a CLONE");
+      if (!join_due) bad("op #", at, ": WAIT_JOINED without a CHILD_JOINED in the parent ops of its CLONE");
+      join_due = 0;
       break;
     case OP_CONNECT: case OP_OPEN: case OP_CONSOLE: case OP_WAIT_FIFO: case OP_WAIT_FIFO_AT: {
       int ri = o->code == OP_OPEN ? 2 : o->code == OP_CONNECT ? 1 : 0;
@@ -148,6 +185,7 @@ static void check_structure(const struct op *ops, size_t n) {
       break;
     }
   }
+  if (join_due) bad("the child of the last CLONE lacks WAIT_JOINED");
 }
 
 size_t program_load(const char *path, struct op **out) {

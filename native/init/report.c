@@ -2,11 +2,15 @@
  * No stdio: berth-init is static and must stay small. */
 #include "init.h"
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
 int sync_fd = -1;
+pid_t unjoined_child;
+
 void fail_code(int code, int err, const char *m) {
+  if (unjoined_child > 0) kill(unjoined_child, SIGKILL);
   char line[4200];
   size_t n = 0, l = strlen(m);
   const char *e = err ? strerrordesc_np(err) : NULL;

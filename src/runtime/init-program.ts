@@ -58,6 +58,8 @@ export enum OpCode {
   FCHOWN = 51,
   WAIT_FIFO_AT = 52,
   LINK_UP = 53,
+  CHILD_JOINED = 54,
+  WAIT_JOINED = 55,
 }
 
 export enum ArgType {
@@ -158,6 +160,8 @@ export const OP_SIGNATURES: Readonly<Record<OpCode, readonly ArgType[]>> = {
   [OpCode.FCHOWN]: [I, I, I],
   [OpCode.WAIT_FIFO_AT]: [I, S],
   [OpCode.LINK_UP]: [S],
+  [OpCode.CHILD_JOINED]: [],
+  [OpCode.WAIT_JOINED]: [],
 };
 
 export class InitProgramError extends Error {}

@@ -291,6 +291,15 @@ test('a malformed program is refused before any op runs', { skip: skipUnlessRoot
       ['CLONE without RELEASE', encodeInitProgram([first, op(O.CLONE, int(0), int(2)), op(O.CHILD_REPORT), op(O.EXIT, int(0))]), /lack RELEASE/],
       ['child op outside CLONE', encodeInitProgram([first, op(O.RELEASE)]), /child op outside/],
       ['register out of range', encodeInitProgram([first, op(O.OPEN, str('/'), int(0), int(16))]), /register out of range/],
+      ['two RELEASE', encodeInitProgram([first, op(O.CLONE, int(0), int(3)), op(O.RELEASE), op(O.RELEASE), op(O.EXIT, int(0))]), /two RELEASE/],
+      ['maps after RELEASE', encodeInitProgram([first, op(O.CLONE, int(0), int(3)), op(O.RELEASE), op(O.CHILD_WRITE, str('uid_map'), bytes('0 0 1\n')), op(O.EXIT, int(0))]), /CHILD_WRITE after RELEASE/],
+      ['cgroup after RELEASE, no join', encodeInitProgram([first, op(O.CLONE, int(0), int(3)), op(O.RELEASE), op(O.CHILD_CGROUP, str('/x')), op(O.EXIT, int(0))]), /without a CHILD_JOINED after it/],
+      ['CHILD_JOINED before RELEASE', encodeInitProgram([first, op(O.CLONE, int(0), int(3)), op(O.CHILD_JOINED), op(O.RELEASE), op(O.EXIT, int(0)), op(O.WAIT_JOINED)]), /CHILD_JOINED before RELEASE/],
+      ['CHILD_JOINED, no WAIT_JOINED', encodeInitProgram([first, op(O.CLONE, int(0), int(3)), op(O.RELEASE), op(O.CHILD_JOINED), op(O.EXIT, int(0))]), /lacks WAIT_JOINED/],
+      ['CLONE before WAIT_JOINED', encodeInitProgram([first, op(O.CLONE, int(0), int(3)), op(O.RELEASE), op(O.CHILD_JOINED), op(O.EXIT, int(0)), op(O.CLONE, int(0), int(2)), op(O.RELEASE), op(O.EXIT, int(0)), op(O.WAIT_JOINED)]), /CLONE before the WAIT_JOINED/],
+      ['WAIT_JOINED, no CHILD_JOINED', encodeInitProgram([first, op(O.CLONE, int(0), int(2)), op(O.RELEASE), op(O.EXIT, int(0)), op(O.WAIT_JOINED)]), /WAIT_JOINED without a CHILD_JOINED/],
+      ['WAIT_JOINED in the parent', encodeInitProgram([first, op(O.CLONE, int(0), int(4)), op(O.RELEASE), op(O.CHILD_JOINED), op(O.WAIT_JOINED), op(O.EXIT, int(0))]), /WAIT_JOINED inside the parent ops/],
+      ['CHILD_JOINED outside CLONE', encodeInitProgram([first, op(O.CHILD_JOINED)]), /child op outside/],
     ];
     for (const [name, program, want] of cases) {
       const r = await run(program);
