@@ -48,6 +48,16 @@ function refuseRootfsSetup(spec: Spec): void {
   }
 }
 
+/** ops the first time it is called, nothing afterwards. */
+function once(ops: Op[]): () => Op[] {
+  let given = false;
+  return () => {
+    if (given) return [];
+    given = true;
+    return ops;
+  };
+}
+
 export function compileCreate(input: CreateInput): Op[] {
   const { spec, rootfs } = input;
   const p = spec.process;
@@ -80,20 +90,31 @@ export function compileCreate(input: CreateInput): Op[] {
 
   // --- the parent, after CLONE -----------------------------------------------------
   // The pid first: whoever follows the sync fd (berthd) can record the run while the child
-  // is moved into its cgroups (a migration each, on cgroup v1 one per hierarchy).
+  // is moved into its cgroups. The child is released before that move (a migration per
+  // cgroup.procs; on cgroup v1 the first one after a quiet moment waits ~8 ms for an RCU
+  // grace period), sets up its rootfs meanwhile and waits for CHILD_JOINED only where
+  // being in its cgroups starts to matter (docs/runtime.md, "Joining the cgroups").
+  const joins = input.cgroupProcs.length > 0;
+  const pidFile = input.pidFile ? [op(OpCode.CHILD_PIDFILE, str(input.pidFile))] : [];
   const parent: Op[] = [op(OpCode.CHILD_REPORT), ...ns.parentMaps];
-  for (const f of input.cgroupProcs) parent.push(op(OpCode.CHILD_CGROUP, str(f)));
-  if (input.pidFile) parent.push(op(OpCode.CHILD_PIDFILE, str(input.pidFile)));
-  parent.push(op(OpCode.RELEASE));
+  if (joins) {
+    parent.push(op(OpCode.RELEASE), ...input.cgroupProcs.map((f) => op(OpCode.CHILD_CGROUP, str(f))), ...pidFile, op(OpCode.CHILD_JOINED));
+  } else {
+    parent.push(...pidFile, op(OpCode.RELEASE));
+  }
   parent.push(input.mode === 'foreground' ? op(OpCode.WAIT_CHILD) : op(OpCode.EXIT, int(0)));
 
   // --- the child --------------------------------------------------------------------
+  // In its cgroups from here: a new cgroup namespace is rooted at the cgroups the process
+  // is in when it unshares. Emitted once, before the first op that needs it.
+  const inCgroups = once([
+    ...(joins ? [op(OpCode.WAIT_JOINED)] : []),
+    ...(ns.newCgroup ? [op(OpCode.UNSHARE, int(CLONE_NEWCGROUP))] : []),
+  ]);
   const child: Op[] = [...ns.childEarly];
   // CONSOLE starts its own session; without a terminal the child leaves the runtime's.
   if (!terminal) child.push(op(OpCode.SETSID));
   if (!input.noNewKeyring) child.push(op(OpCode.JOIN_KEYRING, str(input.containerId ? `_ses.${input.containerId}` : '')));
-  // The parent has put the child in its cgroup: a new cgroup namespace is rooted there.
-  if (ns.newCgroup) child.push(op(OpCode.UNSHARE, int(CLONE_NEWCGROUP)));
   child.push(op(OpCode.UMASK, int(0)));
 
   let env: string[];
@@ -101,6 +122,8 @@ export function compileCreate(input: CreateInput): Op[] {
     // The joined namespace's root is already in place (another container's): nothing of
     // the rootfs is set up there, and a config that asks for it is refused, not ignored.
     refuseRootfsSetup(spec);
+    // Nothing to overlap with the join here.
+    child.push(...inCgroups());
     if (input.syncHooks) child.push(op(OpCode.SYNC, str('hooks')));
     child.push(op(OpCode.SETNS, str(ns.joinMount), int(CLONE_NEWNS)));
     env = processEnv(p, null);
@@ -116,18 +139,24 @@ export function compileCreate(input: CreateInput): Op[] {
       userns: ns.userns !== 'none',
       cgroupns: !!spec.linux?.namespaces?.some((n) => n.type === 'cgroup'),
       cgroupProcs: input.cgroupProcs,
+      ...(ns.newCgroup ? { inCgroupns: inCgroups } : {}),
     });
+    // A root shared with the host's mount namespace propagates every mount there: a child
+    // killed by a failed join would leave them behind, so it sets nothing up before.
+    if (fs.sharedRoot) child.push(...inCgroups());
     child.push(...fs.ops);
     // runc creates a missing cwd (as root, before the user switch).
     child.push(op(OpCode.MKDIR, str(resolver.hostPath(p.cwd)), int(0o755), str(rootfs)));
     env = processEnv(p, resolver.readablePath('/etc/passwd'));
-    if (input.syncHooks) child.push(op(OpCode.SYNC, str('hooks')));
+    // createRuntime hooks see the process in its cgroups.
+    if (input.syncHooks) child.push(...inCgroups(), op(OpCode.SYNC, str('hooks')));
 
     child.push(input.noPivot ? op(OpCode.MOVE_ROOT, str(rootfs)) : op(OpCode.PIVOT_ROOT, str(rootfs)));
     if (terminal) {
       const rows = p.consoleSize?.height ?? 0;
       const cols = p.consoleSize?.width ?? 0;
-      child.push(op(OpCode.CONSOLE, int(REG_CONSOLE), int(rows), int(cols)), ...ptyOwnerOps(p));
+      // Opening /dev/ptmx is a device access: under the container's device rules.
+      child.push(...inCgroups(), op(OpCode.CONSOLE, int(REG_CONSOLE), int(rows), int(cols)), ...ptyOwnerOps(p));
     }
     child.push(...fs.afterPivot);
     if (spec.root?.readonly) child.push(op(OpCode.MOUNT, str(''), str('/'), str(''), int(MS_REMOUNT | MS_BIND | MS_RDONLY), str(''), str('')));
@@ -145,6 +174,10 @@ export function compileCreate(input: CreateInput): Op[] {
   if (personality) child.push(op(OpCode.PERSONALITY, int(personality.domain === 'LINUX32' ? PER_LINUX32 : PER_LINUX)));
   if (nnp) child.push(op(OpCode.NO_NEW_PRIVS));
   child.push(...selinuxOps(p.selinuxLabel, host, 'process.selinuxLabel'));
+  // At the latest here: UNSHARE(CLONE_NEWCGROUP) needs CAP_SYS_ADMIN and must not meet the
+  // seccomp filter; and everything after (READY, the attach SYNC berthd inserts, hooks,
+  // EXEC) belongs to a process in its cgroups.
+  child.push(...inCgroups());
   // Without no_new_privs loading a filter needs CAP_SYS_ADMIN: before the user switch.
   if (input.seccomp && !nnp) child.push(seccompOp(input.seccomp));
   child.push(...identityOps({ process: p, field: 'process', preserveFds: input.preserveFds ?? 0, setgroups: !rootless }));

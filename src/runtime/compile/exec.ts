@@ -2,8 +2,8 @@
 // setns path: nsexec.c joining, setns_init_linux.go).
 //
 //   top     CONNECT (host paths first), SETRLIMIT, oom_score_adj, CLONE(0)
-//           parent: CHILD_CGROUP…, RELEASE, WAIT_CHILD   (stays in the host namespaces)
-//   middle  SETNS_PID(pid, namespaces), CLONE(0)
+//           parent: RELEASE, CHILD_CGROUP…, CHILD_JOINED, WAIT_CHILD   (stays in the host namespaces)
+//   middle  SETNS_PID(pid, namespaces), WAIT_JOINED, CLONE(0)
 //           parent: CHILD_REPORT, RELEASE, WAIT_CHILD or EXIT 0
 //   child   (in the container's pid namespace too) process setup, EXEC
 
@@ -50,12 +50,17 @@ export function compileExec(input: ExecInput): Op[] {
   if (terminal) top.push(op(OpCode.CONNECT, str(input.consoleSocket!), int(REG_CONSOLE)));
   top.push(...seccompListenerOps(input.seccomp));
   top.push(...rlimitOps(p), ...oomScoreOps(p));
-  const topParent: Op[] = input.cgroupProcs.map((f) => op(OpCode.CHILD_CGROUP, str(f)));
+  // The middle joins the container's namespaces while the top moves it into the cgroups
+  // (setns depends on neither); its child, which inherits the cgroups, is cloned after.
+  const joins = input.cgroupProcs.length > 0;
+  const topParent: Op[] = [op(OpCode.RELEASE)];
+  if (joins) topParent.push(...input.cgroupProcs.map((f) => op(OpCode.CHILD_CGROUP, str(f))), op(OpCode.CHILD_JOINED));
   // The top process always waits for the middle one, so its status reports a failed join.
-  topParent.push(op(OpCode.RELEASE), op(OpCode.WAIT_CHILD));
+  topParent.push(op(OpCode.WAIT_CHILD));
 
   const middle: Op[] = [];
   if (input.namespaces !== 0) middle.push(op(OpCode.SETNS_PID, int(input.pid), int(input.namespaces)));
+  if (joins) middle.push(op(OpCode.WAIT_JOINED));
   const middleParent: Op[] = [
     op(OpCode.CHILD_REPORT),
     op(OpCode.RELEASE),

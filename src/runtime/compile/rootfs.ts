@@ -36,6 +36,12 @@ export interface RootfsInput {
   /** The container has its own cgroup namespace. */
   cgroupns: boolean;
   cgroupProcs: readonly string[];
+  /**
+   * The container gets a new cgroup namespace: the ops that wait for its cgroups and
+   * unshare it (once; later calls give nothing). A fresh cgroup2 mount needs them first,
+   * since it shows the mounter's cgroup namespace.
+   */
+  inCgroupns?: () => Op[];
 }
 
 export interface RootfsPlan {
@@ -43,6 +49,8 @@ export interface RootfsPlan {
   ops: Op[];
   /** Ops right after pivot_root (the read-only remount of /dev). */
   afterPivot: Op[];
+  /** The root's propagation is shared: the mounts of ops also appear in the host's mount namespace. */
+  sharedRoot: boolean;
 }
 
 /** The devices every container gets (runc's list), unless linux.devices has the same path. */
@@ -132,7 +140,7 @@ function cgroupOps(i: RootfsInput, target: string, flags: number, data: string[]
   const ops: Op[] = [mkdir(target, root)];
   if (i.host.cgroup === 'unified') {
     if (i.cgroupns || !i.userns) {
-      ops.push(mountOp('cgroup2', target, 'cgroup2', flags, data.join(','), root));
+      ops.push(...(i.inCgroupns?.() ?? []), mountOp('cgroup2', target, 'cgroup2', flags, data.join(','), root));
     } else {
       const own = i.cgroupProcs.find((p) => p.startsWith('/sys/fs/cgroup/'));
       ops.push(...bindOps(own ? dirname(own) : '/sys/fs/cgroup', target, flags | MS_REC, root));
@@ -262,5 +270,5 @@ export function planRootfs(i: RootfsInput): RootfsPlan {
   });
 
   if (needsDevSetup(spec)) ops.push(...deviceOps(i), ...devLinkOps(i));
-  return { ops, afterPivot };
+  return { ops, afterPivot, sharedRoot: (rootFlags & MS_SHARED) !== 0 };
 }

@@ -45,7 +45,7 @@ test('round trip through the encoder, and the same input gives the same program'
   assert.deepEqual(compile(sp, input), ops);
 });
 
-test('parent block: report, maps, cgroups, pid file, release, then exit or wait', () => {
+test('parent block: report, maps, release, cgroups, pid file, joined, then exit or wait', () => {
   const sp = spec((x) => {
     x.linux.namespaces.push({ type: 'user' });
     x.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
@@ -53,12 +53,17 @@ test('parent block: report, maps, cgroups, pid file, release, then exit or wait'
   });
   const ops = compile(sp, { cgroupProcs: ['/a/cgroup.procs', '/b/cgroup.procs'], pidFile: '/run/c.pid' });
   const { parent } = parentBlock(ops);
-  assert.deepEqual(names(parent), ['CHILD_REPORT', 'CHILD_WRITE', 'CHILD_WRITE', 'CHILD_CGROUP', 'CHILD_CGROUP', 'CHILD_PIDFILE', 'RELEASE', 'EXIT']);
+  assert.deepEqual(names(parent), ['CHILD_REPORT', 'CHILD_WRITE', 'CHILD_WRITE', 'RELEASE', 'CHILD_CGROUP', 'CHILD_CGROUP', 'CHILD_PIDFILE', 'CHILD_JOINED', 'EXIT']);
   assert.equal(s(parent[1]!, 0), 'uid_map');
   assert.equal(b(parent[1]!, 1), '0 100000 65536\n');
   assert.equal(s(parent[2]!, 0), 'gid_map');
-  assert.equal(s(parent[5]!, 0), '/run/c.pid');
-  assert.equal(n(parent[7]!, 0), 0);
+  assert.deepEqual([s(parent[4]!, 0), s(parent[5]!, 0)], ['/a/cgroup.procs', '/b/cgroup.procs']);
+  assert.equal(s(parent[6]!, 0), '/run/c.pid');
+  assert.equal(n(parent[8]!, 0), 0);
+  // No cgroups to join: the child is released last, and waits for nothing.
+  const none = compile(sp, { cgroupProcs: [], pidFile: '/run/c.pid' });
+  assert.deepEqual(names(parentBlock(none).parent), ['CHILD_REPORT', 'CHILD_WRITE', 'CHILD_WRITE', 'CHILD_PIDFILE', 'RELEASE', 'EXIT']);
+  assert.equal(find(none, OpCode.WAIT_JOINED), -1);
   const fg = parentBlock(compile(sp, { mode: 'foreground' })).parent;
   assert.equal(name(fg[fg.length - 1]!), 'WAIT_CHILD');
 });
@@ -121,10 +126,9 @@ test('namespaces: joined ones with SETNS before CLONE, user first, mount never; 
   const offsets = ops[unshareTime + 1]!;
   assert.equal(s(offsets, 0), '/proc/self/timens_offsets');
   assert.equal(b(offsets, 1), 'monotonic 100 5\nboottime -3 0\n');
-  const release = find(ops, OpCode.RELEASE);
+  // Rooted at the container's cgroup: unshared once the child is in it (cgroup-join.test.ts).
   const unshareCgroup = find(ops, OpCode.UNSHARE, (o) => n(o, 0) === F.CLONE_NEWCGROUP);
-  assert.ok(unshareCgroup > release);
-  assert.ok(unshareCgroup < find(ops, OpCode.MOUNT));
+  assert.equal(unshareCgroup, find(ops, OpCode.WAIT_JOINED) + 1);
   // No mappings are written for a joined user namespace.
   assert.equal(find(ops, OpCode.CHILD_WRITE), -1);
 });
@@ -155,13 +159,13 @@ test('a mount namespace is required; a joined one gets no rootfs setup and is en
   assert.deepEqual([n(wait, 0), s(wait, 1)], [n(open, 2), 'exec.fifo']);
 });
 
-test('order: CHILD_CGROUP before RELEASE, CONNECT and OPEN before CLONE, rootfs before PIVOT_ROOT, masks after', () => {
+test('order: CHILD_CGROUP before CHILD_JOINED, CONNECT and OPEN before CLONE, rootfs before PIVOT_ROOT, masks after', () => {
   const sp = spec((x) => {
     x.process.terminal = true;
   });
   const ops = compile(sp, { consoleSocket: '/tmp/c.sock', execFifo: '/run/f', syncHooks: true });
   const i = (code: OpCode): number => find(ops, code);
-  assert.ok(findLast(ops, OpCode.CHILD_CGROUP) < i(OpCode.RELEASE));
+  assert.ok(findLast(ops, OpCode.CHILD_CGROUP) < i(OpCode.CHILD_JOINED));
   assert.ok(i(OpCode.CONNECT) < i(OpCode.CLONE));
   assert.deepEqual([s(ops[i(OpCode.CONNECT)]!, 0), n(ops[i(OpCode.CONNECT)]!, 1)], ['/tmp/c.sock', 0]);
   assert.ok(i(OpCode.OPEN) < i(OpCode.CLONE));

@@ -27,11 +27,14 @@ test('structure: the top stays in the host for the cgroup, the middle joins, the
   const first = find(ops, OpCode.CLONE);
   assert.equal(n(ops[first]!, 0), 0);
   const topParent = ops.slice(first + 1, first + 1 + n(ops[first]!, 1));
-  assert.deepEqual(names(topParent), ['CHILD_CGROUP', 'RELEASE', 'WAIT_CHILD']);
+  assert.deepEqual(names(topParent), ['RELEASE', 'CHILD_CGROUP', 'CHILD_JOINED', 'WAIT_CHILD']);
   const join = first + 1 + topParent.length;
   assert.equal(ops[join]!.code, OpCode.SETNS_PID);
   assert.deepEqual([n(ops[join]!, 0), n(ops[join]!, 1)], [4242, NS]);
-  const second = join + 1;
+  // The middle joins the namespaces while the top moves it, and clones once it is moved:
+  // its child inherits the cgroups.
+  assert.equal(ops[join + 1]!.code, OpCode.WAIT_JOINED);
+  const second = join + 2;
   assert.equal(ops[second]!.code, OpCode.CLONE);
   assert.equal(n(ops[second]!, 0), 0);
   const midParent = ops.slice(second + 1, second + 1 + n(ops[second]!, 1));

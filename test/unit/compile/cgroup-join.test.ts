@@ -1,0 +1,170 @@
+// Where the create and exec programs join the container's cgroups: the child is released
+// before the parent moves it, sets up its rootfs meanwhile and waits (WAIT_JOINED) before
+// the first op that needs to be in them (docs/runtime.md, "Joining the cgroups").
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileCreate, compileExec, type CreateInput } from '../../../src/runtime/compile/index.js';
+import * as F from '../../../src/runtime/compile/flags.js';
+import { OpCode, type Op } from '../../../src/runtime/init-program.js';
+import type { Spec } from '../../../src/runtime/spec/types.js';
+import { makeTempDir, removeTempDir } from '../../harness/tmp.js';
+import { find, findLast, HOST, makeRootfs, n, names, s, spec } from './helpers.js';
+
+const V1_PROCS = ['memory', 'pids', 'cpu,cpuacct', 'devices'].map((h) => `/sys/fs/cgroup/${h}/berth/c1/cgroup.procs`);
+const V2_PROCS = ['/sys/fs/cgroup/berth/c1/cgroup.procs'];
+const SECCOMP = { filter: Buffer.alloc(8), flags: 0, listenerPath: '', listenerMessage: Buffer.alloc(0) };
+
+let dir = '';
+let rootfs = '';
+test.before(async () => {
+  dir = await makeTempDir('cgroup-join');
+  rootfs = await makeRootfs(dir);
+});
+test.after(() => removeTempDir(dir));
+
+function v1(sp: Spec, extra: Partial<CreateInput> = {}): Op[] {
+  return compileCreate({ spec: sp, rootfs, bundle: dir, mode: 'detached', cgroupProcs: V1_PROCS, rootless: false, host: { ...HOST, cgroup: 'legacy' }, ...extra });
+}
+function v2(sp: Spec, extra: Partial<CreateInput> = {}): Op[] {
+  return compileCreate({ spec: sp, rootfs, bundle: dir, mode: 'detached', cgroupProcs: V2_PROCS, rootless: false, host: HOST, ...extra });
+}
+
+const noCgroupns = (x: any): void => {
+  x.linux.namespaces = x.linux.namespaces.filter((ns: { type: string }) => ns.type !== 'cgroup');
+};
+const isUnshareCgroup = (o: Op): boolean => n(o, 0) === F.CLONE_NEWCGROUP;
+const isCgroup2Mount = (o: Op): boolean => s(o, 2) === 'cgroup2';
+
+/** The rootfs set-up ops: everything that mounts, creates or masks. */
+const ROOTFS_OPS = [OpCode.MOUNT, OpCode.MKDIR, OpCode.MKNOD, OpCode.SYMLINK, OpCode.TOUCH, OpCode.PIVOT_ROOT, OpCode.MOVE_ROOT, OpCode.MASK_PATH, OpCode.READONLY_PATH];
+
+/** Rules every create program with cgroups follows, whatever its options. */
+function assertJoinRules(ops: Op[], label: string): void {
+  const clone = find(ops, OpCode.CLONE);
+  const parent = ops.slice(clone + 1, clone + 1 + n(ops[clone]!, 1));
+  const p = names(parent);
+  assert.ok(p.indexOf('RELEASE') < p.indexOf('CHILD_CGROUP'), `${label}: released before the cgroups are written`);
+  assert.equal(p.indexOf('CHILD_JOINED'), p.lastIndexOf('CHILD_CGROUP') + (p.includes('CHILD_PIDFILE') ? 2 : 1), `${label}: CHILD_JOINED after the cgroups`);
+  const wait = find(ops, OpCode.WAIT_JOINED);
+  assert.ok(wait > clone + parent.length, `${label}: WAIT_JOINED in the child`);
+  assert.equal(findLast(ops, OpCode.WAIT_JOINED), wait, `${label}: one WAIT_JOINED`);
+  // Nothing that needs the cgroups comes before the wait.
+  for (const code of [OpCode.SYNC, OpCode.READY, OpCode.CONSOLE, OpCode.RUN_HOOK, OpCode.EXEC, OpCode.SECCOMP, OpCode.WAIT_FIFO, OpCode.WAIT_FIFO_AT, OpCode.CAP_BOUNDING, OpCode.CAPSET]) {
+    const at = find(ops, code);
+    assert.ok(at === -1 || at > wait, `${label}: ${OpCode[code]} at ${at} is before WAIT_JOINED at ${wait}`);
+  }
+  const unshare = find(ops, OpCode.UNSHARE, isUnshareCgroup);
+  if (unshare >= 0) assert.equal(unshare, wait + 1, `${label}: the cgroup namespace is made right after the wait`);
+  const cg2 = find(ops, OpCode.MOUNT, isCgroup2Mount);
+  if (unshare >= 0 && cg2 >= 0) assert.ok(cg2 > unshare, `${label}: cgroup2 is mounted inside the new cgroup namespace`);
+}
+
+test('cgroup v1, the default spec: the whole rootfs set-up (mounts, devices, pivot_root, masks) runs before the wait', () => {
+  const ops = v1(spec());
+  assertJoinRules(ops, 'v1');
+  const wait = find(ops, OpCode.WAIT_JOINED);
+  for (const code of ROOTFS_OPS) assert.ok(findLast(ops, code) < wait, `${OpCode[code]} after WAIT_JOINED`);
+  assert.ok(find(ops, OpCode.MKNOD) >= 0 && find(ops, OpCode.MASK_PATH) >= 0, 'the spec has devices and masks');
+  // Right after the wait: the cgroup namespace, then the user switch.
+  assert.deepEqual(names(ops.slice(wait, wait + 2)), ['WAIT_JOINED', 'UNSHARE']);
+  assert.ok(find(ops, OpCode.CAP_BOUNDING) > wait + 1);
+  assert.deepEqual(names(ops.slice(-2)), ['READY', 'EXEC']);
+});
+
+test('the wait comes before a seccomp filter loaded without no_new_privs (it could refuse the unshare)', () => {
+  const ops = v1(spec((x) => (x.process.noNewPrivileges = false)), { seccomp: SECCOMP });
+  assertJoinRules(ops, 'seccomp');
+  assert.equal(find(ops, OpCode.SECCOMP), find(ops, OpCode.UNSHARE, isUnshareCgroup) + 1);
+});
+
+test('hooks: the createRuntime sync point is in the cgroups, right after the wait, with the rootfs set up before it', () => {
+  const ops = v1(spec(), { syncHooks: true, execFifo: '/run/f', startContainerHooks: true });
+  assertJoinRules(ops, 'hooks');
+  const sync = find(ops, OpCode.SYNC);
+  assert.deepEqual(names(ops.slice(sync - 2, sync + 1)), ['WAIT_JOINED', 'UNSHARE', 'SYNC']);
+  assert.ok(findLast(ops, OpCode.MKNOD) < sync - 2 && find(ops, OpCode.PIVOT_ROOT) > sync);
+});
+
+test('terminal: /dev/ptmx is opened in the cgroups (the container\'s device rules), after pivot_root', () => {
+  const ops = v1(spec((x) => (x.process.terminal = true)), { consoleSocket: '/tmp/c.sock' });
+  assertJoinRules(ops, 'terminal');
+  const consoleAt = find(ops, OpCode.CONSOLE);
+  assert.deepEqual(names(ops.slice(consoleAt - 2, consoleAt + 1)), ['WAIT_JOINED', 'UNSHARE', 'CONSOLE']);
+  assert.ok(find(ops, OpCode.PIVOT_ROOT) < consoleAt - 2);
+});
+
+test('cgroup v2 with a cgroup namespace: wait and unshare right before the fresh cgroup2 mount; without one, after the rootfs', () => {
+  const ops = v2(spec());
+  assertJoinRules(ops, 'v2 cgroupns');
+  const cg2 = find(ops, OpCode.MOUNT, isCgroup2Mount);
+  assert.deepEqual(names(ops.slice(cg2 - 2, cg2)), ['WAIT_JOINED', 'UNSHARE']);
+  assert.ok(find(ops, OpCode.MOUNT, (o) => s(o, 2) === 'proc') < cg2 - 2, 'the mounts before it overlap the join');
+
+  const plain = v2(spec(noCgroupns));
+  assertJoinRules(plain, 'v2 host cgroupns');
+  assert.equal(find(plain, OpCode.UNSHARE, isUnshareCgroup), -1);
+  const wait = find(plain, OpCode.WAIT_JOINED);
+  for (const code of ROOTFS_OPS) assert.ok(findLast(plain, code) < wait, `${OpCode[code]} after WAIT_JOINED`);
+});
+
+test('a user namespace: maps before RELEASE, the join after the rootfs', () => {
+  const ops = v1(
+    spec((x) => {
+      x.linux.namespaces.push({ type: 'user' });
+      x.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      x.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    }),
+  );
+  assertJoinRules(ops, 'userns');
+  assert.ok(findLast(ops, OpCode.CHILD_WRITE) < find(ops, OpCode.RELEASE));
+  assert.ok(findLast(ops, OpCode.MASK_PATH) < find(ops, OpCode.WAIT_JOINED));
+});
+
+test('a root shared with the host: nothing is mounted before the wait (a failed join would leave the mounts there)', () => {
+  const ops = v1(spec((x) => (x.linux.rootfsPropagation = 'rshared')));
+  assertJoinRules(ops, 'rshared');
+  assert.ok(find(ops, OpCode.WAIT_JOINED) < find(ops, OpCode.MOUNT));
+  assert.ok(find(v1(spec((x) => (x.linux.rootfsPropagation = 'rslave'))), OpCode.WAIT_JOINED) > findLast(ops, OpCode.MKNOD));
+});
+
+test('a joined mount namespace: the wait before entering it, hooks after', () => {
+  const ops = v1(
+    spec((x) => {
+      x.linux.namespaces = x.linux.namespaces.map((ns: { type: string }) => (ns.type === 'mount' ? { type: 'mount', path: '/proc/9/ns/mnt' } : ns));
+      x.mounts = [];
+      x.linux.maskedPaths = [];
+      x.linux.readonlyPaths = [];
+      x.root.readonly = false;
+    }),
+    { syncHooks: true },
+  );
+  assertJoinRules(ops, 'joined mount');
+  assert.ok(find(ops, OpCode.WAIT_JOINED) < find(ops, OpCode.SETNS, (o) => n(o, 1) === F.CLONE_NEWNS));
+});
+
+test('foreground, pid file, every variant at once: the rules hold', () => {
+  const ops = v1(spec((x) => (x.process.terminal = true)), {
+    mode: 'foreground',
+    pidFile: '/run/c.pid',
+    consoleSocket: '/tmp/c.sock',
+    syncHooks: true,
+    execFifo: '/run/f',
+    seccomp: SECCOMP,
+  });
+  assertJoinRules(ops, 'all');
+  const clone = find(ops, OpCode.CLONE);
+  assert.deepEqual(names(ops.slice(clone + 1, clone + 1 + n(ops[clone]!, 1))).slice(-3), ['CHILD_PIDFILE', 'CHILD_JOINED', 'WAIT_CHILD']);
+});
+
+test('exec: the middle joins the namespaces while it is moved, and clones only once it is in the cgroups', () => {
+  const process = { user: { uid: 0, gid: 0 }, args: ['true'], cwd: '/', env: [] };
+  const ops = compileExec({ pid: 42, namespaces: F.CLONE_NEWNS | F.CLONE_NEWPID, process, mode: 'detached', cgroupProcs: V1_PROCS, rootless: false, host: HOST });
+  const first = find(ops, OpCode.CLONE);
+  const second = findLast(ops, OpCode.CLONE);
+  assert.deepEqual(names(ops.slice(first + 1, second + 1)), [
+    'RELEASE', 'CHILD_CGROUP', 'CHILD_CGROUP', 'CHILD_CGROUP', 'CHILD_CGROUP', 'CHILD_JOINED', 'WAIT_CHILD', 'SETNS_PID', 'WAIT_JOINED', 'CLONE',
+  ]);
+  const none = compileExec({ pid: 42, namespaces: F.CLONE_NEWNS, process, mode: 'detached', cgroupProcs: [], rootless: false, host: HOST });
+  assert.equal(find(none, OpCode.WAIT_JOINED), -1);
+  assert.equal(find(none, OpCode.CHILD_JOINED), -1);
+});
