@@ -33,6 +33,15 @@ describe('container create fields: applied or refused', { skip }, () => {
     assert.match(r.stdout, new RegExp(`^\\d+:[^:]*memory[^:]*:/${parent}/[0-9a-f]{64}$`, 'm'));
   });
 
+  test('--cgroupns private: the container sees its own cgroups as the root of every hierarchy', async () => {
+    const r = await d.docker(['run', '--rm', '--network', 'none', '--cgroupns', 'private', 'busybox', 'cat', '/proc/self/cgroup']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.ok(lines.length >= 1, r.stdout);
+    // The namespace is made once the process is in its cgroups: no `/..` path outside it.
+    assert.deepEqual(lines.filter((l) => !l.endsWith(':/')), [], r.stdout);
+  });
+
   test('--oom-score-adj and --ipc none are applied', async () => {
     const oom = await d.docker(['run', '--rm', '--network', 'none', '--oom-score-adj', '500', 'busybox', 'cat', '/proc/self/oom_score_adj']);
     assert.equal(oom.stdout, '500\n', oom.stderr);

@@ -92,7 +92,7 @@ test('a namespace joined by path: the second container shares the first one\'s n
 test('uts and ipc settings: domainname, a namespaced sysctl, and the cgroup namespace root', async () => {
   const rt = await newRuntimeRoot();
   const b = await makeBundle({
-    args: ['sh', '-c', 'hostname; cat /proc/sys/kernel/domainname; cat /proc/sys/kernel/shm_rmid_forced; cat /proc/self/cgroup | grep -c ":/$"'],
+    args: ['sh', '-c', 'hostname; cat /proc/sys/kernel/domainname; cat /proc/sys/kernel/shm_rmid_forced; cat /proc/self/cgroup | grep -c ":/$"; cat /proc/self/cgroup | grep -v ":/$" | wc -l'],
     edit: (c) => {
       c.hostname = 'box';
       c.domainname = 'example.test';
@@ -102,11 +102,13 @@ test('uts and ipc settings: domainname, a namespaced sysctl, and the cgroup name
   try {
     const r = await rt.run(['run', '--bundle', b.dir, b.id]);
     assert.equal(r.code, 0, describe(r));
-    const [host, domain, shm, roots] = r.stdout.trim().split('\n');
+    const [host, domain, shm, roots, others] = r.stdout.trim().split('\n');
     assert.equal(host, 'box');
     assert.equal(domain, 'example.test');
     assert.equal(shm, '1');
     assert.ok(Number(roots) >= 1, 'inside its cgroup namespace the container\'s cgroup is "/"');
+    // Unshared after the move into every hierarchy: none shows a path outside its root.
+    assert.equal(others?.trim(), '0', r.stdout);
   } finally {
     await rt.cleanup();
     await b.cleanup();
