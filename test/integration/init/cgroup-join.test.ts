@@ -3,11 +3,11 @@
 // the child: nothing of the container runs on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { makeTempDir, removeTempDir } from '../../harness/tmp.js';
-import { CLONE_NEWCGROUP, CLONE_NEWPID, O, bytes, int, op, run, sh, skipUnlessRoot, start, str } from './helpers.js';
+import { CLONE_NEWCGROUP, CLONE_NEWPID, O, bytes, int, killAtSync, op, run, sh, skipUnlessRoot, str, waitGone } from './helpers.js';
 
 /** A cgroup of our own in the pids hierarchy (v1), or the unified one on a v2 host. */
 function makeCgroup(): { dir: string; line: RegExp; remove: () => Promise<void> } {
@@ -31,13 +31,6 @@ function makeCgroup(): { dir: string; line: RegExp; remove: () => Promise<void> 
       }
     },
   };
-}
-
-const gone = (pid: number): boolean => !existsSync(`/proc/${pid}`) || /^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-
-async function waitGone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 100 && !gone(pid); i++) await new Promise((r) => setTimeout(r, 20));
-  return gone(pid);
 }
 
 /** The parent block of a create program with the join after RELEASE. */
@@ -98,16 +91,9 @@ test('a failed CHILD_CGROUP after RELEASE: berth-init fails with its message, th
 });
 
 test('the child is killed when the parent is killed between RELEASE and CHILD_JOINED', { skip: skipUnlessRoot }, async () => {
-  let child = 0;
   const parent = [op(O.CHILD_REPORT), op(O.RELEASE), op(O.SYNC, str('hold')), op(O.CHILD_JOINED), op(O.WAIT_CHILD)];
-  const s = start([op(O.CLONE, int(CLONE_NEWPID), int(parent.length)), ...parent, op(O.WAIT_JOINED), op(O.READY), sh('sleep 10')], {
-    onSync: async () => {
-      child = await s.handle.pid;
-      s.handle.child.kill('SIGKILL');
-    },
-  });
-  const r = await s.result;
-  assert.equal(r.signal, 'SIGKILL');
+  const { result, child } = await killAtSync([op(O.CLONE, int(CLONE_NEWPID), int(parent.length)), ...parent, op(O.WAIT_JOINED), op(O.READY), sh('sleep 10')]);
+  assert.equal(result.signal, 'SIGKILL');
   assert.ok(child > 0);
   assert.ok(await waitGone(child), 'the child is gone');
 });

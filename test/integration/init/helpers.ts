@@ -1,5 +1,6 @@
 // Shared pieces of the berth-init integration tests: constants, a runner that collects
 // output, and the ops of a typical container setup.
+import { existsSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { encodeInitProgram, makeDev, op, OpCode as O, int, intlist, str, strlist, bytes, type Op } from '../../../src/runtime/init-program.js';
 import { runInit, type InitHandle, type InitRunOptions } from '../../../src/runtime/init-runner.js';
@@ -77,6 +78,28 @@ export function start(ops: Op[] | Buffer, opts: Partial<InitRunOptions> = {}): S
 
 export async function run(ops: Op[] | Buffer, opts: Partial<InitRunOptions> = {}): Promise<RunResult> {
   return start(ops, opts).result;
+}
+
+/**
+ * Runs a program whose parent holds at `SYNC hold`, where berth-init is SIGKILLed: the
+ * result, and the pid the parent reported before (the child that must not outlive it).
+ */
+export async function killAtSync(ops: Op[]): Promise<{ result: RunResult; child: number }> {
+  let child = 0;
+  const s = start(ops, {
+    onSync: async () => {
+      child = await s.handle.pid;
+      s.handle.child.kill('SIGKILL');
+    },
+  });
+  return { result: await s.result, child };
+}
+
+/** Whether pid is gone (or a zombie nobody reaped yet), waiting up to 2 s for it. */
+export async function waitGone(pid: number): Promise<boolean> {
+  const gone = (): boolean => !existsSync(`/proc/${pid}`) || /^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  for (let i = 0; i < 100 && !gone(); i++) await new Promise((r) => setTimeout(r, 20));
+  return gone();
 }
 
 /** CLONE into flags with the usual parent part: report the pid, release, wait. */

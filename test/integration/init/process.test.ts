@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { makeTempDir, removeTempDir } from '../../harness/tmp.js';
 import {
-  CLONE_NEWPID, O, O_PATH, bytes, cloneOps, encodeInitProgram, exec, int, intlist, op, run, sh, skipUnlessRoot, start, str, strlist,
+  CLONE_NEWPID, O, O_PATH, bytes, cloneOps, encodeInitProgram, exec, int, intlist, killAtSync, op, run, sh, skipUnlessRoot, start, str, strlist, waitGone,
 } from './helpers.js';
 
 const status = (out: string, key: string): string => out.match(new RegExp(`^${key}:\\s*(.*)$`, 'm'))?.[1]?.trim() ?? '';
@@ -161,22 +161,12 @@ test('the child dies when the parent dies before RELEASE', { skip: skipUnlessRoo
 });
 
 test('the child is killed when the parent is killed before RELEASE (PDEATHSIG)', { skip: skipUnlessRoot }, async () => {
-  let child = 0;
-  const s = start(
-    [op(O.CLONE, int(CLONE_NEWPID), int(4)), op(O.CHILD_REPORT), op(O.SYNC, str('hold')), op(O.RELEASE), op(O.WAIT_CHILD), op(O.READY), sh('sleep 10')],
-    {
-      onSync: async () => {
-        child = await s.handle.pid;
-        s.handle.child.kill('SIGKILL');
-      },
-    },
-  );
-  const r = await s.result;
-  assert.equal(r.signal, 'SIGKILL');
+  const { result, child } = await killAtSync([
+    op(O.CLONE, int(CLONE_NEWPID), int(4)), op(O.CHILD_REPORT), op(O.SYNC, str('hold')), op(O.RELEASE), op(O.WAIT_CHILD), op(O.READY), sh('sleep 10'),
+  ]);
+  assert.equal(result.signal, 'SIGKILL');
   assert.ok(child > 0);
-  const gone = (): boolean => !existsSync(`/proc/${child}`) || /^\S+ \(.*\) Z/.test(readFileSync(`/proc/${child}/stat`, 'utf8'));
-  for (let i = 0; i < 50 && !gone(); i++) await new Promise((res) => setTimeout(res, 20));
-  assert.ok(gone(), 'the child is gone');
+  assert.ok(await waitGone(child), 'the child is gone');
 });
 
 test('SYNC waits for go; a rejected onSync kills berth-init and rejects ready', { skip: skipUnlessRoot }, async () => {
