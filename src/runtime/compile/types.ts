@@ -36,7 +36,7 @@ export interface CreateInput {
   noPivot?: boolean;
   noNewKeyring?: boolean;
   preserveFds?: number;
-  /** cgroup.procs files: the parent writes the child's pid to each before RELEASE. */
+  /** cgroup.procs files: the parent writes the child's pid to each after RELEASE, then CHILD_JOINED. */
   cgroupProcs: string[];
   seccomp?: CompiledSeccomp;
   /** Emit SYNC "hooks" after the mounts and before pivot_root (prestart/createRuntime/createContainer). */
@@ -44,7 +44,7 @@ export interface CreateInput {
   /** Emit RUN_HOOK for spec.hooks.startContainer after the exec fifo, before exec (stdin: stateJson). */
   startContainerHooks?: boolean;
   stateJson?: string;
-  /** The parent writes the child's pid there (CHILD_PIDFILE) before RELEASE. */
+  /** The parent writes the child's pid there (CHILD_PIDFILE) before it exits or waits. */
   pidFile?: string;
   /** Container id: the session keyring is named `_ses.<id>` (anonymous without it). */
   containerId?: string;
