@@ -2,9 +2,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertNothingLeft, setup, skipUnlessRoot } from './helpers.js';
+import { assertNothingLeft, describeRun, setup, skipUnlessRoot } from './helpers.js';
+
+const skipCpusetV1 = skipUnlessRoot || (existsSync('/sys/fs/cgroup/cpuset/cpuset.cpus') ? false : 'needs a cgroup v1 cpuset hierarchy');
 
 test('missing rootfs', { skip: skipUnlessRoot }, async (t) => {
   const env = await setup(t);
@@ -103,5 +105,18 @@ test('--systemd-cgroup without a usable systemd driver fails clearly, nothing le
   const r = await env.run(['--systemd-cgroup', 'run', '-b', env.b.dir, env.b.id]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /systemd cgroup driver/);
+  await assertNothingLeft(env);
+});
+
+test('a cgroup the process cannot join (a v1 cpuset without cpus) fails run cleanly: the message, nothing left', { skip: skipCpusetV1 }, async (t) => {
+  const env = await setup(t, { args: ['sleep', '1000'] });
+  // The bundle's cgroupsPath is /<parent>/<id>: a parent made here has no cpus, nor will the
+  // child cgroup berth-runc makes in it, and the kernel refuses to move a process there.
+  const parent = join('/sys/fs/cgroup/cpuset', env.b.cgroupsPath.split('/')[1]!);
+  mkdirSync(parent);
+  t.after(() => existsSync(parent) && rmdirSync(parent));
+  const r = await env.run(['run', '-b', env.b.dir, env.b.id]);
+  assert.equal(r.code, 1, describeRun(r));
+  assert.match(r.stderr, /add pid \d+ to cgroup `\/sys\/fs\/cgroup\/cpuset\/[^`]+\/cgroup\.procs`: No space left on device/);
   await assertNothingLeft(env);
 });
