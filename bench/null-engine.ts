@@ -20,7 +20,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { hijackContentType, MEDIA_TYPE_RAW_STREAM, UpgradedRequestBody } from '../src/api/hijack.js';
+import { hijackResponse, hijackSocket, UpgradedRequestBody, type HijackedConnection } from '../src/api/hijack.js';
 import { API_VERSION, MIN_API_VERSION } from '../src/api/version.js';
 
 type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -35,7 +35,7 @@ interface Container {
   status: 'created' | 'running' | 'exited' | 'removed';
   created: string;
   /** Hijacked attach connections, ended when the container exits. */
-  attaches: Set<Duplex>;
+  attaches: Set<HijackedConnection>;
   waiters: { res: ServerResponse; condition: WaitCondition }[];
 }
 
@@ -69,6 +69,12 @@ function send(res: ServerResponse, status: number, body?: unknown): void {
   const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   res.writeHead(status, { ...HEADERS, ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}) });
   res.end(data);
+}
+
+/** The engine's headers on a response that another module writes the head of. */
+function withHeaders(res: ServerResponse): ServerResponse {
+  for (const [k, v] of Object.entries(HEADERS)) res.setHeader(k, v);
+  return res;
 }
 
 const fail = (res: ServerResponse, status: number, message: string): void => send(res, status, { message });
@@ -114,7 +120,7 @@ export class NullEngineServer {
   }
 
   close(): void {
-    for (const c of this.containers.values()) for (const s of c.attaches) s.destroy();
+    for (const c of this.containers.values()) for (const h of c.attaches) h.close();
     this.server.closeAllConnections();
     this.server.close();
   }
@@ -151,14 +157,8 @@ export class NullEngineServer {
       this.wait(res, this.find(m[1]!), query.get('condition') ?? 'not-running');
     } else if ((m = /^\/containers\/([^/]+)\/attach$/.exec(path)) && method === 'POST') {
       // Not upgraded: dockerd's 200 with the raw stream until the connection closes.
-      req.resume();
       const c = this.find(m[1]!);
-      const r = res as ServerResponse & { useChunkedEncodingByDefault: boolean };
-      r.useChunkedEncodingByDefault = false;
-      r.shouldKeepAlive = false;
-      res.writeHead(200, { ...HEADERS, 'Content-Type': MEDIA_TYPE_RAW_STREAM });
-      res.flushHeaders();
-      this.attach(c, res.socket!);
+      this.attach(c, hijackResponse(req, withHeaders(res), { multiplexed: !c.tty, bodyConsumed: false }));
     } else if ((m = /^\/containers\/([^/]+)$/.exec(path)) && method === 'DELETE') {
       this.remove(res, this.find(m[1]!), query.get('force') === '1' || query.get('force') === 'true');
     } else if ((m = /^\/containers\/([^/]+)\/exec$/.exec(path)) && method === 'POST') {
@@ -168,11 +168,8 @@ export class NullEngineServer {
       const body = await readJson(req);
       if (e.container.status !== 'running') throw new Conflict(`container ${e.container.id} is not running`);
       if (body.Detach === true) return this.execRun(e, () => send(res, 200));
-      const r = res as ServerResponse & { useChunkedEncodingByDefault: boolean };
-      r.useChunkedEncodingByDefault = false;
-      r.shouldKeepAlive = false;
-      res.writeHead(200, { ...HEADERS, 'Content-Type': MEDIA_TYPE_RAW_STREAM });
-      this.execRun(e, () => res.end());
+      const h = hijackResponse(req, withHeaders(res), { multiplexed: body.Tty !== true, bodyConsumed: true });
+      this.execRun(e, () => h.close());
     } else if ((m = /^\/exec\/([^/]+)\/json$/.exec(path)) && method === 'GET') {
       const e = this.findExec(m[1]!);
       send(res, 200, { ID: e.id, ContainerID: e.container.id, Running: e.running, ExitCode: e.exitCode, Pid: 0, OpenStdin: false, OpenStdout: true, OpenStderr: true, CanRemove: false, DetachKeys: '', ProcessConfig: { tty: false, entrypoint: 'true', arguments: [], privileged: false } });
@@ -187,20 +184,17 @@ export class NullEngineServer {
     const { method, path, apiVersion } = parseCall(req);
     const body = new UpgradedRequestBody(req, socket, head);
     let m: RegExpExecArray | null;
-    const switched = (tty: boolean): void => {
-      socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${hijackContentType(!tty, true, apiVersion)}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${API_VERSION}\r\n\r\n`);
-    };
+    const switched = (tty: boolean): HijackedConnection => hijackSocket(socket, { multiplexed: !tty, apiVersion, extraHeaders: HEADERS });
     if ((m = /^\/containers\/([^/]+)\/attach$/.exec(path)) && method === 'POST') {
       const c = this.find(m[1]!);
       await body.read(1 << 20);
-      switched(c.tty);
-      this.attach(c, socket);
+      this.attach(c, switched(c.tty));
     } else if ((m = /^\/exec\/([^/]+)\/start$/.exec(path)) && method === 'POST') {
       const e = this.findExec(m[1]!);
       const opts = parseJson(await body.read(1 << 20));
       if (e.container.status !== 'running') throw new Conflict(`container ${e.container.id} is not running`);
-      switched(opts.Tty === true);
-      this.execRun(e, () => socket.end());
+      const h = switched(opts.Tty === true);
+      this.execRun(e, () => h.close());
     } else {
       throw new NotFound(`page not found (null engine: upgrade of ${method} ${path})`);
     }
@@ -246,7 +240,7 @@ export class NullEngineServer {
 
   private exited(c: Container): void {
     c.status = 'exited';
-    for (const s of c.attaches) s.end();
+    for (const h of c.attaches) h.close();
     c.attaches.clear();
     this.answerWaits(c, (w) => w !== 'removed');
     if (c.autoRemove) this.removed(c);
@@ -255,7 +249,7 @@ export class NullEngineServer {
   private removed(c: Container): void {
     c.status = 'removed';
     this.containers.delete(c.id);
-    for (const s of c.attaches) s.end();
+    for (const h of c.attaches) h.close();
     c.attaches.clear();
     this.answerWaits(c, () => true);
   }
@@ -278,15 +272,11 @@ export class NullEngineServer {
     if (condition === 'not-running' && c.status !== 'running') this.answerWaits(c, (w) => w === 'not-running');
   }
 
-  private attach(c: Container, socket: Duplex): void {
-    if (c.status === 'exited' || c.status === 'removed') {
-      socket.end();
-      return;
-    }
-    c.attaches.add(socket);
-    socket.on('close', () => c.attaches.delete(socket));
-    socket.on('error', () => c.attaches.delete(socket));
-    socket.resume(); // stdin, if any: nothing reads it
+  private attach(c: Container, h: HijackedConnection): void {
+    if (c.status === 'exited' || c.status === 'removed') return h.close();
+    c.attaches.add(h);
+    void h.closed.then(() => c.attaches.delete(h));
+    h.stdin.resume(); // stdin, if any: nothing reads it
   }
 
   private remove(res: ServerResponse, c: Container, force: boolean): void {
