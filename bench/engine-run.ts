@@ -5,6 +5,7 @@
 //   - `run --rm --network none busybox true`, end to end (interleaved);
 //   - create + start + wait through the API (HTTP on the unix socket; berthd and dockerd);
 //   - `exec <running> true`;
+//   - exec create + start (the hijacked stream read to its end) + inspect through the API;
 //   - `logs` of a container that printed 100k lines;
 //   - memory per idle container: PSS of berth-monitor vs containerd-shim-runc-v2 vs conmon;
 //   - daemon RSS at rest and with 100 running containers (dockerd + containerd together;
@@ -13,6 +14,12 @@
 // dockerd runs with its own --data-root/--exec-root/-H/--pidfile under a temp dir,
 // --iptables=false --bridge=none; podman with its own --root/--runroot/--tmpdir there,
 // `--cgroup-manager cgroupfs --runtime runc` (crun refuses this hybrid cgroup host).
+// The floor: `run --rm` and `exec` are also timed, in the same rounds, with the docker CLI
+// against the null engine (bench/null-engine.ts, a Docker API server that answers at once
+// and runs nothing): the CLI's own time. A second table gives it, its ratio to dockerd's, the
+// room each goal leaves an engine above it, and berthd's and dockerd's time above it; when the
+// floor alone is over a goal's ratio, the output says that no engine can meet that goal
+// through the docker CLI on this machine.
 // Medians; ratios berthd / dockerd and berthd / podman.
 //
 //   npm run bench:engine        (node dist/bench/engine-run.js)
