@@ -5,6 +5,7 @@
 //   - `run --rm --network none busybox true`, end to end (interleaved);
 //   - create + start + wait through the API (HTTP on the unix socket; berthd and dockerd);
 //   - `exec <running> true`;
+//   - exec create + start (the hijacked stream read to its end) + inspect through the API;
 //   - `logs` of a container that printed 100k lines;
 //   - memory per idle container: PSS of berth-monitor vs containerd-shim-runc-v2 vs conmon;
 //   - daemon RSS at rest and with 100 running containers (dockerd + containerd together;
@@ -13,6 +14,12 @@
 // dockerd runs with its own --data-root/--exec-root/-H/--pidfile under a temp dir,
 // --iptables=false --bridge=none; podman with its own --root/--runroot/--tmpdir there,
 // `--cgroup-manager cgroupfs --runtime runc` (crun refuses this hybrid cgroup host).
+// The floor: `run --rm` and `exec` are also timed, in the same rounds, with the docker CLI
+// against the null engine (bench/null-engine.ts, a Docker API server that answers at once
+// and runs nothing): the CLI's own time. A second table gives it, its ratio to dockerd's, the
+// room each goal leaves an engine above it, and berthd's and dockerd's time above it; when the
+// floor alone is over a goal's ratio, the output says that no engine can meet that goal
+// through the docker CLI on this machine.
 // Medians; ratios berthd / dockerd and berthd / podman.
 //
 //   npm run bench:engine        (node dist/bench/engine-run.js)
@@ -26,6 +33,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DOCKER, TestBerthd } from '../test/harness/berthd.js';
 import { makeTempDir, removeTempDir } from '../test/harness/tmp.js';
 import { PrivateDockerd, processesMatching } from '../test/harness/dockerd.js';
+import { NullEngine } from './null-engine.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
 const IDLE = Number(process.env.BENCH_IDLE ?? 100);
@@ -100,6 +108,36 @@ function api(socket: string, method: string, path: string, body?: unknown): Prom
   });
 }
 
+/**
+ * A POST whose answer is a hijacked stream (exec start, attach), sent as the docker CLI sends
+ * it, with `Connection: Upgrade` and `Upgrade: tcp`: the whole stream, read until the server
+ * closes it, after a 101; a server that does not upgrade answers 200 and the same stream.
+ */
+function hijackedPost(socket: string, path: string, body: unknown): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const data = Buffer.from(JSON.stringify(body));
+    const req = request({ socketPath: socket, method: 'POST', path, agent: false, headers: { 'Content-Type': 'application/json', 'Content-Length': data.length, Connection: 'Upgrade', Upgrade: 'tcp' } });
+    const readAll = (s: NodeJS.ReadableStream & { destroy(): void }, first: Buffer[]): void => {
+      const parts = first;
+      s.on('data', (c: Buffer) => parts.push(c));
+      s.on('end', () => {
+        s.destroy();
+        resolve(Buffer.concat(parts));
+      });
+      s.on('error', reject);
+    };
+    req.on('upgrade', (_res, sock, head) => readAll(sock, [head]));
+    req.on('response', (res) => {
+      if (res.statusCode === 200) return readAll(res, []);
+      let b = '';
+      res.on('data', (c: Buffer) => (b += c.toString()));
+      res.on('end', () => reject(new Error(`POST ${path}: ${res.statusCode} ${b}`)));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
 function dockerdTarget(d: PrivateDockerd): Target {
   return {
     name: 'dockerd',
@@ -152,6 +190,39 @@ async function apiRun(t: Target): Promise<number> {
   return ms;
 }
 
+/**
+ * exec create + start + inspect through the API, as a client library does: the start's
+ * stream read to its end, then the exit code from the exec's inspect.
+ */
+async function apiExec(t: Target, container: string): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const c = await api(t.socket, 'POST', `/v1.41/containers/${container}/exec`, { Cmd: ['true'], AttachStdout: true, AttachStderr: true });
+  if (c.status !== 201) throw new Error(`${t.name}: exec create: ${c.status} ${c.body}`);
+  const id = (JSON.parse(c.body) as { Id: string }).Id;
+  await hijackedPost(t.socket, `/v1.41/exec/${id}/start`, { Detach: false, Tty: false });
+  const j = await api(t.socket, 'GET', `/v1.41/exec/${id}/json`);
+  const state = j.status === 200 ? (JSON.parse(j.body) as { Running: boolean; ExitCode: number | null }) : undefined;
+  if (state?.Running !== false || state.ExitCode !== 0) throw new Error(`${t.name}: exec inspect: ${j.status} ${j.body}`);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/**
+ * The floor table's row for one docker CLI step: the null engine's time, its ratio to
+ * dockerd's, the room the goal leaves an engine above it, and each daemon's time above it.
+ */
+function floorRow(label: string, m: Record<string, number>, floor: string, goal: number): string {
+  const f = m[floor]!;
+  const ms = (x: number): string => (Number.isNaN(x) ? 'n/a' : `${x.toFixed(0)} ms`);
+  return `| ${label} | ${ms(f)} | ${(f / m.dockerd!).toFixed(2)} | ≤ ${goal.toFixed(2)} | ${ms(goal * m.dockerd! - f)} | ${ms(m.berthd! - f)} | ${ms(m.dockerd! - f)} | ${((m.berthd! - f) / (m.dockerd! - f)).toFixed(2)} |`;
+}
+
+/** Whether the docker CLI alone leaves any engine room to meet the goal, in one sentence. */
+function floorVerdict(what: string, m: Record<string, number>, floor: string, goal: number): string {
+  const r = m[floor]! / m.dockerd!;
+  if (r > goal) return `- ${what}: the docker CLI alone (the null engine) takes ${r.toFixed(2)} of dockerd's time, more than the goal's ${goal.toFixed(2)}: **no engine can meet this goal through the docker CLI on this machine**.`;
+  return `- ${what}: the docker CLI alone takes ${r.toFixed(2)} of dockerd's time; the goal (≤ ${goal.toFixed(2)}) leaves an engine ${(goal * m.dockerd! - m[floor]!).toFixed(0)} ms above the floor, berthd took ${(m.berthd! - m[floor]!).toFixed(0)} ms.`;
+}
+
 /** A table row: berthd's figure, then each peer's with berthd's ratio to it. */
 function row(label: string, unit: string, values: Record<string, number | undefined>, peers: string[], goal = ''): string {
   const f = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? 'n/a' : `${unit === 'MiB' ? x.toFixed(1) : x.toFixed(0)} ${unit}`);
@@ -165,7 +236,9 @@ export async function main(): Promise<void> {
   const berth = await TestBerthd.start('bench-engine');
   const dockerDir = await makeTempDir('bench-dockerd');
   const podmanDir = WITH_PODMAN ? await makeTempDir('bench-podman') : undefined;
+  const nullDir = await makeTempDir('bench-null');
   let dockerd: PrivateDockerd | undefined;
+  let nullEngine: NullEngine | undefined;
   const lines: string[] = [];
   try {
     dockerd = await PrivateDockerd.start(dockerDir);
@@ -181,6 +254,10 @@ export async function main(): Promise<void> {
     const targets = p ? [b, d, p] : [b, d];
     const peers = targets.slice(1).map((t) => t.name);
     const daemons = [b, d];
+    // The floor: the docker CLI against a server that answers at once (run --rm and exec only).
+    nullEngine = await NullEngine.start(nullDir);
+    const floor: Target = { name: 'null engine', socket: nullEngine.socket, cli: dockerCli(nullEngine.socket), daemonPids: () => [], shimPids: () => [] };
+    const withFloor = [...targets, floor];
     // At rest: started, answered the CLI, nothing else done yet.
     await sleep(1000);
     const rest: Record<string, number> = {};
@@ -206,13 +283,15 @@ export async function main(): Promise<void> {
       if (r.code !== 0) throw new Error(`${t.name}: ${args.join(' ')}: ${r.stderr}`);
       return r.ms;
     };
-    const run = await rounds(cliMs(['run', '--rm', '--network', 'none', 'busybox', 'true']));
+    const run = await rounds(cliMs(['run', '--rm', '--network', 'none', 'busybox', 'true']), withFloor);
     console.error(`run ${JSON.stringify(run)}`);
     const apiMs = await rounds(apiRun, daemons);
-    for (const t of targets) must(t, ['run', '-d', '--network', 'none', '--name', 'bench-exec', 'busybox', 'sleep', '3600']);
-    const exec = await rounds(cliMs(['exec', 'bench-exec', 'true']));
-    for (const t of targets) must(t, ['rm', '-f', 'bench-exec']);
-    console.error(`api ${JSON.stringify(apiMs)}\nexec ${JSON.stringify(exec)}`);
+    for (const t of withFloor) must(t, ['run', '-d', '--network', 'none', '--name', 'bench-exec', 'busybox', 'sleep', '3600']);
+    const exec = await rounds(cliMs(['exec', 'bench-exec', 'true']), withFloor);
+    const apiExecMs = await rounds((t) => apiExec(t, 'bench-exec'), daemons);
+    for (const t of withFloor) must(t, ['rm', '-f', 'bench-exec']);
+    await nullEngine.stop();
+    console.error(`api ${JSON.stringify(apiMs)}\nexec ${JSON.stringify(exec)}\napi exec ${JSON.stringify(apiExecMs)}`);
     // logs of 100k lines
     for (const t of targets) must(t, ['run', '--network', 'none', '--name', 'bench-logs', 'busybox', 'seq', '1', '100000']);
     const logs = await rounds((t) => {
@@ -263,6 +342,7 @@ export async function main(): Promise<void> {
       row('`run --rm --network none busybox true`', 'ms', med(run), peers, '≤ 0.20 of dockerd'),
       row('create + start + wait through the API', 'ms', med(apiMs), peers),
       row('`exec <running> true`', 'ms', med(exec), peers, '≤ 0.33 of dockerd'),
+      row('exec create + start + inspect through the API', 'ms', med(apiExecMs), peers),
       row('`logs` of 100k lines', 'ms', med(logs), peers),
       row('PSS per idle container (berth-monitor / containerd-shim / conmon)', 'KiB', pss, peers, '< 256 KiB'),
       row('daemon RSS at rest (berthd / dockerd + containerd)', 'MiB', rest, peers, '< 60 MiB'),
@@ -270,7 +350,18 @@ export async function main(): Promise<void> {
       row(`${IDLE} × \`run -d … sleep 3600\`, one after the other`, 'ms', startMs, peers),
       row(`\`ps -a\` with ${PS_COUNT} created and ${IDLE} running containers`, 'ms', med(ps), peers),
     ];
-    console.log([...md, ...lines].join('\n'));
+    // The docker CLI alone: the same rounds against the null engine.
+    const floorMd = [
+      '',
+      '| docker CLI step | null engine (the floor) | floor / dockerd | goal (of dockerd) | room above the floor (goal × dockerd − floor) | berthd − floor | dockerd − floor | (berthd − floor) / (dockerd − floor) |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+      floorRow('`run --rm --network none busybox true`', med(run), floor.name, 0.2),
+      floorRow('`exec <running> true`', med(exec), floor.name, 1 / 3),
+      '',
+      floorVerdict('`run --rm`', med(run), floor.name, 0.2),
+      floorVerdict('`exec`', med(exec), floor.name, 1 / 3),
+    ];
+    console.log([...md, ...floorMd, ...lines].join('\n'));
   } finally {
     // 1100 containers are more than the harness' cleanup removes in its one `rm -f`.
     const bt: Target = { name: 'berthd', socket: berth.socket, cli: dockerCli(berth.socket), daemonPids: () => [], shimPids: () => [] };
@@ -278,7 +369,9 @@ export async function main(): Promise<void> {
     for (let i = 0; i < ids.length; i += 100) docker(bt, ['rm', '-f', ...ids.slice(i, i + 100)]);
     await berth.cleanup().catch((e: unknown) => console.error(`berthd cleanup: ${String(e)}`));
     await dockerd?.stop();
+    await nullEngine?.stop();
     await removeTempDir(dockerDir);
+    await removeTempDir(nullDir);
     if (podmanDir) await removePodman(podmanDir);
   }
 }
