@@ -246,7 +246,8 @@ export async function main(): Promise<void> {
       name: 'berthd',
       socket: berth.socket,
       cli: dockerCli(berth.socket),
-      daemonPids: () => (berth.child?.pid ? [berth.child.pid] : []),
+      // berthd and its monitor spawner (a resident berth-monitor, docs/monitor.md)
+      daemonPids: () => [...(berth.child?.pid ? [berth.child.pid] : []), ...processesMatching((cmd, comm) => comm === 'berth-spawner' && cmd.includes(berth.dir))],
       shimPids: () => processesMatching((cmd, comm) => comm === 'berth-monitor' && cmd.includes(berth.dir)),
     };
     const d = dockerdTarget(dockerd);
@@ -345,7 +346,7 @@ export async function main(): Promise<void> {
       row('exec create + start + inspect through the API', 'ms', med(apiExecMs), peers),
       row('`logs` of 100k lines', 'ms', med(logs), peers),
       row('PSS per idle container (berth-monitor / containerd-shim / conmon)', 'KiB', pss, peers, '< 256 KiB'),
-      row('daemon RSS at rest (berthd / dockerd + containerd)', 'MiB', rest, peers, '< 60 MiB'),
+      row('daemon RSS at rest (berthd + its spawner / dockerd + containerd)', 'MiB', rest, peers, '< 60 MiB'),
       row(`daemon RSS with ${IDLE} running containers`, 'MiB', busy, peers),
       row(`${IDLE} × \`run -d … sleep 3600\`, one after the other`, 'ms', startMs, peers),
       row(`\`ps -a\` with ${PS_COUNT} created and ${IDLE} running containers`, 'ms', med(ps), peers),
