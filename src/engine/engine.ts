@@ -431,7 +431,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   async recover(): Promise<void> {
     await mkdir(this.paths.containersDir, { recursive: true, mode: 0o710 });
     await mkdir(join(this.opts.execRoot, 'c'), { recursive: true, mode: 0o700 });
-    this.spawner.start();
+    // Running containers need the spawner at once; else the first create starts it.
     const { records, orphans } = await scanContainerDirs(this.paths);
     for (const id of orphans) {
       this.log('info', `removing half-created container ${id}`);
@@ -443,6 +443,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       this.names.add(rec.id, rec.name);
       this.containers.set(rec.id, new Live(rec));
     }
+    if (records.length > 0) this.spawner.start();
     await reconcileVolumeUsers(this.volumes, records).catch((e: unknown) => this.log('error', `reconcile volume users: ${errorMessage(e)}`));
     for (const c of this.containers.values()) {
       try {
@@ -767,6 +768,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
 
   override async containerCreate(opts: ContainerCreateOptions): Promise<ContainerCreateResponse> {
     const trace = new StepTrace('create', (m) => this.log('debug', m));
+    this.spawner.start(); // up by the time this container starts (a daemon that runs none has no spawner)
     const cfg: ContainerConfig = { ...opts.config };
     const hc: HostConfig = { ...opts.hostConfig };
     if (!cfg.Image) throw invalidParameter('No image specified');

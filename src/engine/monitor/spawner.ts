@@ -3,6 +3,7 @@
 // tables of a 60 MiB process and stops its event loop until the child has exec'd (4–12 ms
 // per start); the spawner's fork takes microseconds. It is an optimisation only: whenever
 // it is not up (starting, died, not started), startMonitor spawns from berthd as before.
+// berthd starts it with its first container (a daemon that runs none does not need it).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';

@@ -1,7 +1,8 @@
 // berthd's monitor spawner (native/monitor/spawner.c, src/engine/monitor/spawner.ts): the
-// resident process that starts container monitors. Containers start through it, still
-// start when it is gone (berthd spawns the monitor itself and starts a new spawner), and
-// neither its death nor berthd's takes a running container with it.
+// resident process that starts container monitors, from berthd's first container on.
+// Containers start through it, still start when it is gone (berthd spawns the monitor itself
+// and starts a new spawner), and neither its death nor berthd's takes a running container
+// with it; a berthd restarted with running containers starts one at once.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,7 +43,10 @@ describe('monitor spawner', () => {
     await d.cleanup();
   });
 
-  test('runs beside berthd and starts the containers\' monitors', async () => {
+  test('starts with the first container, then starts the containers\' monitors', async () => {
+    assert.deepEqual(spawners(), [], 'no spawner while berthd has no container');
+    const first = await d.docker(['run', '--rm', '--network', 'none', 'busybox', 'true']);
+    assert.equal(first.code, 0, first.stderr);
     await poll('a spawner', () => spawners().length === 1);
     const r = await d.docker(['run', '--rm', '--network', 'none', 'busybox', 'echo', 'through the spawner']);
     assert.equal(r.code, 0, r.stderr);
@@ -72,6 +76,7 @@ describe('monitor spawner', () => {
     await poll('the spawner gone with berthd', () => spawners().length === 0);
     for (const m of monitors) assert.ok(processes('berth-monitor', d.execRoot).includes(m), `monitor ${m} still runs`);
     await d.startDaemon();
+    await poll('a spawner for the containers that run', () => spawners().length === 1);
     const ps = await d.docker(['ps', '--filter', 'name=stays', '--format', '{{.Status}}']);
     assert.match(ps.stdout, /^Up /);
     const exec = await d.docker(['exec', 'stays', 'echo', 'adopted']);
