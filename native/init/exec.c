@@ -73,7 +73,9 @@ void op_run_hook(const struct op *o) {
   long pid = syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
   if (pid < 0) fail(errno, "run hook `", path, "`");
   if (pid == 0) {
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    sigset_t none;
+    sigemptyset(&none); /* a hook after RELEASE would otherwise inherit the forwarded signals held */
+    sigprocmask(SIG_SETMASK, &none, NULL);
     sync_fd = -1; /* the runtime hears of the failure from the parent */
     if (dup2(p[0], 0) < 0) _exit(127);
     execve(path, args[0] ? args : dflt, envp);

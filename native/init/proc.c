@@ -107,10 +107,23 @@ size_t op_clone(const struct op *ops, size_t i) {
   return i + parent_ops;
 }
 
+/* The signals WAIT_CHILD passes on to the child, and SIGCHLD. */
+static void forwarded_set(sigset_t *set) {
+  static const int fwd[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
+  sigemptyset(set);
+  sigaddset(set, SIGCHLD);
+  for (size_t k = 0; k < sizeof fwd / sizeof fwd[0]; k++) sigaddset(set, fwd[k]);
+}
+
 void op_release(const struct op *o) {
   (void)o;
   int64_t pid = child_pid;
   char ack;
+  sigset_t set;
+  /* Held from here, not from WAIT_CHILD: a signal sent once the released child has shown
+   * life (say, printed that it is ready) must reach it, not kill us on the way. */
+  forwarded_set(&set);
+  if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) fail(errno, "block signals");
   if (write_all(release_fd, &pid, sizeof pid) < 0) fail(errno, "release child ", num(child_pid));
   if (read_full(release_fd, &ack, 1) < 0) fail(ESRCH, "release child ", num(child_pid));
   if (keep_release_fd) {
@@ -176,11 +189,8 @@ void op_child_pidfile(const struct op *o) {
 
 void op_wait_child(const struct op *o) {
   (void)o;
-  static const int fwd[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
   sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD);
-  for (size_t k = 0; k < sizeof fwd / sizeof fwd[0]; k++) sigaddset(&set, fwd[k]);
+  forwarded_set(&set);
   if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) fail(errno, "block signals");
   if (sync_fd >= 0) close(sync_fd); /* the child owns the conversation from here */
   sync_fd = -1;

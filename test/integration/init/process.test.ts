@@ -39,6 +39,7 @@ test('capabilities, uid/gid/groups, no_new_privs as /proc/self/status shows them
 });
 
 test('rlimits, umask, chdir, setsid, personality, keyring', { skip: skipUnlessRoot }, async () => {
+  const ring = `berth-test-ring-${process.pid}`; // another run's ring is visible to root too
   const r = await run([
     op(O.SETRLIMIT, int(7), int(1024), int(2048)), // RLIMIT_NOFILE
     op(O.SETRLIMIT, int(4), int(-1), int(-1)), // RLIMIT_CORE unlimited
@@ -46,9 +47,9 @@ test('rlimits, umask, chdir, setsid, personality, keyring', { skip: skipUnlessRo
     op(O.CHDIR, str('/usr')),
     op(O.SETSID),
     op(O.PERSONALITY, int(0x0008)), // ADDR_COMPAT_LAYOUT
-    op(O.JOIN_KEYRING, str('berth-test-ring')),
+    op(O.JOIN_KEYRING, str(ring)),
     op(O.READY),
-    sh('ulimit -n; ulimit -H -n; ulimit -c; umask; pwd; ps -o sid= -p $$ 2>/dev/null || cat /proc/$$/stat | cut -d" " -f6; cat /proc/$$/personality; grep -c berth-test-ring /proc/keys'),
+    sh(`ulimit -n; ulimit -H -n; ulimit -c; umask; pwd; ps -o sid= -p $$ 2>/dev/null || cat /proc/$$/stat | cut -d" " -f6; cat /proc/$$/personality; grep -c ${ring} /proc/keys`),
   ]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n').map((l) => l.trim());
