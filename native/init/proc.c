@@ -73,15 +73,63 @@ static int has_op(const struct op *ops, size_t from, size_t to, uint16_t code) {
  * the second handshake (CHILD_JOINED → WAIT_JOINED); its child end is join_fd. */
 static int keep_release_fd, join_fd = -1, own_pdeathsig;
 
+/* CLONE_INTO_CGROUP: the cgroup v2 directory the next CLONE puts its child in. */
+static int into_fd = -1;
+static const char *into_path;
+
+void op_clone_into_cgroup(const struct op *o) {
+  into_path = arg_str(o, 0);
+  into_fd = open(into_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (into_fd < 0) fail(errno, "open cgroup `", into_path, "`");
+}
+
+struct clone3_args { /* struct clone_args of linux/sched.h (v2, 5.7+) */
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+#define CLONE_INTO_CGROUP_FLAG 0x200000000ULL
+
+/* fork-like (no new stack: the child returns here on a copy of ours), into the cgroup of
+ * CLONE_INTO_CGROUP when one was given: born there, no migration. A kernel without clone3
+ * or CLONE_INTO_CGROUP gets a plain clone, and the parent moves the child at once, before
+ * the child can run on (it waits for RELEASE). */
+static long clone_child(uint64_t flags) {
+  if (into_fd < 0) return syscall(SYS_clone, (unsigned long)flags | SIGCHLD, 0, NULL, NULL, 0);
+  struct clone3_args a = { .flags = flags | CLONE_INTO_CGROUP_FLAG, .exit_signal = SIGCHLD, .cgroup = (uint64_t)into_fd };
+  long r = syscall(SYS_clone3, &a, sizeof a);
+  int fallback = r < 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL);
+  if (fallback) r = syscall(SYS_clone, (unsigned long)flags | SIGCHLD, 0, NULL, NULL, 0);
+  if (r != 0) {
+    int e = errno;
+    close(into_fd);
+    into_fd = -1;
+    errno = e;
+  }
+  if (r > 0 && fallback) {
+    const char *pid = num(r);
+    char procs[4096];
+    strncpy(procs, msg(into_path, "/cgroup.procs", NULL), sizeof procs - 1);
+    procs[sizeof procs - 1] = 0;
+    if (write_file(procs, pid, strlen(pid), 0, 0) < 0) {
+      int e = errno;
+      kill((pid_t)r, SIGKILL);
+      fail(e, "add pid ", pid, " to cgroup `", procs, "`");
+    }
+  }
+  return r;
+}
+
 size_t op_clone(const struct op *ops, size_t i) {
   const struct op *o = &ops[i];
   size_t parent_ops = (size_t)arg_int(o, 1);
   int join = has_op(ops, i + 1, i + parent_ops, OP_CHILD_JOINED);
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) fail(errno, "clone: socketpair");
-  /* fork-like: no new stack, the child returns here on a copy of ours */
-  long r = syscall(SYS_clone, (unsigned long)arg_int(o, 0) | SIGCHLD, 0, NULL, NULL, 0);
+  long r = clone_child((uint64_t)arg_int(o, 0));
   if (r < 0) fail(errno, "clone with flags ", num(arg_int(o, 0)));
+  if (r == 0 && into_fd >= 0) {
+    close(into_fd);
+    into_fd = -1;
+  }
   if (r > 0) {
     close(sv[1]);
     release_fd = sv[0];

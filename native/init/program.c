@@ -24,7 +24,7 @@ static const char *const signatures[OP_MAX + 1] = {
   [OP_CONSOLE] = "iii", [OP_WAIT_FIFO] = "i", [OP_SYNC] = "s", [OP_READY] = "",
   [OP_EXEC] = "SSi", [OP_RUN_HOOK] = "sSSbi", [OP_SETSID] = "", [OP_PDEATHSIG] = "i",
   [OP_PERSONALITY] = "i", [OP_CHOWN] = "sii", [OP_JOIN_KEYRING] = "s", [OP_FCHOWN] = "iii", [OP_WAIT_FIFO_AT] = "is",
-  [OP_LINK_UP] = "s", [OP_CHILD_JOINED] = "", [OP_WAIT_JOINED] = "",
+  [OP_LINK_UP] = "s", [OP_CHILD_JOINED] = "", [OP_WAIT_JOINED] = "", [OP_CLONE_INTO_CGROUP] = "s",
 };
 
 static const char type_of[128] = { ['i'] = ARG_INT, ['s'] = ARG_STR, ['b'] = ARG_BYTES,
@@ -163,6 +163,10 @@ static void check_structure(const struct op *ops, size_t n) {
     case OP_CHILD_WRITE: case OP_CHILD_CGROUP: case OP_CHILD_REPORT: case OP_CHILD_PIDFILE:
     case OP_RELEASE: case OP_WAIT_CHILD: case OP_CHILD_JOINED:
       if (i >= parent_end) bad("op #", at, ": child op outside the parent ops of a CLONE");
+      break;
+    case OP_CLONE_INTO_CGROUP:
+      if (i < parent_end) bad("op #", at, ": CLONE_INTO_CGROUP inside the parent ops of a CLONE");
+      if (i + 1 >= n || ops[i + 1].code != OP_CLONE) bad("op #", at, ": CLONE_INTO_CGROUP not followed by CLONE");
       break;
     case OP_WAIT_JOINED:
       if (i < parent_end) bad("op #", at, ": WAIT_JOINED inside the parent ops of a CLONE");

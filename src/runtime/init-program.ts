@@ -60,6 +60,7 @@ export enum OpCode {
   LINK_UP = 53,
   CHILD_JOINED = 54,
   WAIT_JOINED = 55,
+  CLONE_INTO_CGROUP = 56,
 }
 
 export enum ArgType {
@@ -162,6 +163,7 @@ export const OP_SIGNATURES: Readonly<Record<OpCode, readonly ArgType[]>> = {
   [OpCode.LINK_UP]: [S],
   [OpCode.CHILD_JOINED]: [],
   [OpCode.WAIT_JOINED]: [],
+  [OpCode.CLONE_INTO_CGROUP]: [S],
 };
 
 export class InitProgramError extends Error {}

@@ -23,6 +23,7 @@ import {
   seccompListenerOps,
   selinuxOps,
 } from './process.js';
+import { planCgroupJoin } from './cgroup-join.js';
 import { planRootfs } from './rootfs.js';
 import { RootfsResolver } from './secure-join.js';
 import type { CreateInput } from './types.js';
@@ -94,11 +95,14 @@ export function compileCreate(input: CreateInput): Op[] {
   // cgroup.procs; on cgroup v1 the first one after a quiet moment waits ~8 ms for an RCU
   // grace period), sets up its rootfs meanwhile and waits for CHILD_JOINED only where
   // being in its cgroups starts to matter (docs/runtime.md, "Joining the cgroups").
-  const joins = input.cgroupProcs.length > 0;
+  // Without a new user namespace the child moves itself into its v1 cgroups and is cloned
+  // into its v2 one, which costs no grace period (cgroup-join.ts); what is left is the parent's.
+  const join = planCgroupJoin(input.cgroupProcs, ns.userns === 'none', input.cgroupFsKind);
+  const joins = join.parentMoves.length > 0;
   const pidFile = input.pidFile ? [op(OpCode.CHILD_PIDFILE, str(input.pidFile))] : [];
   const parent: Op[] = [op(OpCode.CHILD_REPORT), ...ns.parentMaps];
   if (joins) {
-    parent.push(op(OpCode.RELEASE), ...input.cgroupProcs.map((f) => op(OpCode.CHILD_CGROUP, str(f))), ...pidFile, op(OpCode.CHILD_JOINED));
+    parent.push(op(OpCode.RELEASE), ...join.parentMoves.map((f) => op(OpCode.CHILD_CGROUP, str(f))), ...pidFile, op(OpCode.CHILD_JOINED));
   } else {
     parent.push(...pidFile, op(OpCode.RELEASE));
   }
@@ -111,7 +115,8 @@ export function compileCreate(input: CreateInput): Op[] {
     ...(joins ? [op(OpCode.WAIT_JOINED)] : []),
     ...(ns.newCgroup ? [op(OpCode.UNSHARE, int(CLONE_NEWCGROUP))] : []),
   ]);
-  const child: Op[] = [...ns.childEarly];
+  // Its own moves first: everything the child does is accounted to the container.
+  const child: Op[] = [...join.selfMove.map((f) => op(OpCode.WRITE_FILE, str(f), bytes('0'), int(0), int(0))), ...ns.childEarly];
   // CONSOLE starts its own session; without a terminal the child leaves the runtime's.
   if (!terminal) child.push(op(OpCode.SETSID));
   if (!input.noNewKeyring) child.push(op(OpCode.JOIN_KEYRING, str(input.containerId ? `_ses.${input.containerId}` : '')));
@@ -191,5 +196,6 @@ export function compileCreate(input: CreateInput): Op[] {
   if (input.seccomp && nnp) child.push(seccompOp(input.seccomp));
   child.push(execOp(p, env));
 
-  return [...pre, op(OpCode.CLONE, int(ns.cloneFlags), int(parent.length)), ...parent, ...child];
+  const into = join.cloneInto !== undefined ? [op(OpCode.CLONE_INTO_CGROUP, str(join.cloneInto))] : [];
+  return [...pre, ...into, op(OpCode.CLONE, int(ns.cloneFlags), int(parent.length)), ...parent, ...child];
 }

@@ -8,7 +8,8 @@
 //   child   (in the container's pid namespace too) process setup, EXEC
 
 import { invalidParameter } from '../../errors.js';
-import { int, op, OpCode, str, type Op } from '../init-program.js';
+import { bytes, int, op, OpCode, str, type Op } from '../init-program.js';
+import { planCgroupJoin } from './cgroup-join.js';
 import { CLONE_NEWUSER } from './flags.js';
 import { detectHost } from './host.js';
 import {
@@ -52,13 +53,16 @@ export function compileExec(input: ExecInput): Op[] {
   top.push(...rlimitOps(p), ...oomScoreOps(p));
   // The middle joins the container's namespaces while the top moves it into the cgroups
   // (setns depends on neither); its child, which inherits the cgroups, is cloned after.
-  const joins = input.cgroupProcs.length > 0;
+  // The middle is still in the runtime's user namespace: it moves itself into the v1
+  // cgroups and is cloned into the v2 one (cgroup-join.ts), no grace period to wait for.
+  const join = planCgroupJoin(input.cgroupProcs, true, input.cgroupFsKind);
+  const joins = join.parentMoves.length > 0;
   const topParent: Op[] = [op(OpCode.RELEASE)];
-  if (joins) topParent.push(...input.cgroupProcs.map((f) => op(OpCode.CHILD_CGROUP, str(f))), op(OpCode.CHILD_JOINED));
+  if (joins) topParent.push(...join.parentMoves.map((f) => op(OpCode.CHILD_CGROUP, str(f))), op(OpCode.CHILD_JOINED));
   // The top process always waits for the middle one, so its status reports a failed join.
   topParent.push(op(OpCode.WAIT_CHILD));
 
-  const middle: Op[] = [];
+  const middle: Op[] = join.selfMove.map((f) => op(OpCode.WRITE_FILE, str(f), bytes('0'), int(0), int(0)));
   if (input.namespaces !== 0) middle.push(op(OpCode.SETNS_PID, int(input.pid), int(input.namespaces)));
   if (joins) middle.push(op(OpCode.WAIT_JOINED));
   const middleParent: Op[] = [
@@ -87,6 +91,7 @@ export function compileExec(input: ExecInput): Op[] {
 
   return [
     ...top,
+    ...(join.cloneInto !== undefined ? [op(OpCode.CLONE_INTO_CGROUP, str(join.cloneInto))] : []),
     op(OpCode.CLONE, int(0), int(topParent.length)),
     ...topParent,
     ...middle,

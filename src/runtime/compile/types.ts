@@ -51,6 +51,8 @@ export interface CreateInput {
   /** The runtime is not root: `setgroups` is denied before gid_map and supplementary groups are left alone. Default: euid != 0. */
   rootless?: boolean;
   host?: HostFeatures;
+  /** The kind of a cgroup directory (cgroup-join.ts; default: statfs). Tests set it. */
+  cgroupFsKind?: (dir: string) => 'v1' | 'v2' | undefined;
 }
 
 export interface ExecInput {
@@ -81,4 +83,6 @@ export interface ExecInput {
   /** Host path of the container's rootfs: HOME is looked up in its /etc/passwd when env lacks it. */
   rootfs?: string;
   host?: HostFeatures;
+  /** The kind of a cgroup directory (cgroup-join.ts; default: statfs). Tests set it. */
+  cgroupFsKind?: (dir: string) => 'v1' | 'v2' | undefined;
 }

@@ -117,3 +117,30 @@ test('a child that fails while the parent moves it: its own error is the one rep
     await cg.remove();
   }
 });
+
+/** The cgroup2 mount: the unified hierarchy of a hybrid host, or /sys/fs/cgroup on a pure v2 one. */
+const CGROUP2 = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => existsSync(join(d, 'cgroup.controllers')));
+
+test('CLONE_INTO_CGROUP: the child is born in a cgroup v2 directory; a missing one fails with its name', { skip: skipUnlessRoot || (CGROUP2 ? false : 'no cgroup2 mount') }, async () => {
+  const name = `berth-test-into-${randomBytes(4).toString('hex')}`;
+  const dir = join(CGROUP2!, name);
+  mkdirSync(dir);
+  try {
+    const parent = [op(O.CHILD_REPORT), op(O.RELEASE), op(O.WAIT_CHILD)];
+    const r = await run([op(O.CLONE_INTO_CGROUP, str(dir)), op(O.CLONE, int(CLONE_NEWPID), int(parent.length)), ...parent, op(O.READY), sh('cat /proc/self/cgroup')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(/^0::(.*)$/m.exec(r.stdout)?.[1], `/${name}`, r.stdout);
+    const missing = await run([op(O.CLONE_INTO_CGROUP, str(`${dir}-gone`)), op(O.CLONE, int(0), int(parent.length)), ...parent, op(O.READY), sh('true')]);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.readyError?.message, `open cgroup \`${dir}-gone\`: No such file or directory`);
+  } finally {
+    for (let i = 0; existsSync(dir); i++) {
+      try {
+        rmdirSync(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EBUSY' || i >= 100) throw e;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+});

@@ -3,7 +3,9 @@
 // the first op that needs to be in them (docs/runtime.md, "Joining the cgroups").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
 import { compileCreate, compileExec, type CreateInput } from '../../../src/runtime/compile/index.js';
+import { planCgroupJoin } from '../../../src/runtime/compile/cgroup-join.js';
 import * as F from '../../../src/runtime/compile/flags.js';
 import { OpCode, type Op } from '../../../src/runtime/init-program.js';
 import type { Spec } from '../../../src/runtime/spec/types.js';
@@ -167,4 +169,65 @@ test('exec: the middle joins the namespaces while it is moved, and clones only o
   const none = compileExec({ pid: 42, namespaces: F.CLONE_NEWNS, process, mode: 'detached', cgroupProcs: [], rootless: false, host: HOST });
   assert.equal(find(none, OpCode.WAIT_JOINED), -1);
   assert.equal(find(none, OpCode.CHILD_JOINED), -1);
+});
+
+// Without a new user namespace the process joins by itself: v1 by a self-move of its one
+// thread ("0" into `tasks`), v2 by being cloned into its cgroup; neither waits for the
+// kernel's grace period that a cgroup.procs write of another pid may (cgroup-join.ts).
+const kinds = (map: Record<string, 'v1' | 'v2'>) => (dir: string) => map[dir];
+const ALL_V1 = kinds(Object.fromEntries(V1_PROCS.map((f) => [dirname(f), 'v1' as const])));
+const HYBRID_PROCS = [...V1_PROCS, '/sys/fs/cgroup/unified/berth/c1/cgroup.procs'];
+const HYBRID = kinds({ ...Object.fromEntries(V1_PROCS.map((f) => [dirname(f), 'v1' as const])), '/sys/fs/cgroup/unified/berth/c1': 'v2' });
+
+test('planCgroupJoin: v1 dirs moved by the process, the first v2 dir cloned into, the rest (unknown, a second v2, a new user namespace) by the parent', () => {
+  const plan = planCgroupJoin([...HYBRID_PROCS, '/x/cgroup.procs', '/sys/fs/cgroup/other/cgroup.procs'], true, (d) =>
+    d === '/x' ? undefined : d === '/sys/fs/cgroup/other' ? 'v2' : HYBRID(d),
+  );
+  assert.deepEqual(plan.selfMove, V1_PROCS.map((f) => join(dirname(f), 'tasks')));
+  assert.equal(plan.cloneInto, '/sys/fs/cgroup/unified/berth/c1');
+  assert.deepEqual(plan.parentMoves, ['/x/cgroup.procs', '/sys/fs/cgroup/other/cgroup.procs']);
+  assert.deepEqual(planCgroupJoin(HYBRID_PROCS, false, HYBRID), { selfMove: [], parentMoves: HYBRID_PROCS });
+});
+
+test('create, v1 and hybrid, no user namespace: the child moves itself first thing, cloned into the unified cgroup, no parent moves', () => {
+  const ops = v1(spec(), { cgroupProcs: HYBRID_PROCS, cgroupFsKind: HYBRID });
+  const clone = find(ops, OpCode.CLONE);
+  assert.equal(ops[clone - 1]!.code, OpCode.CLONE_INTO_CGROUP);
+  assert.equal(s(ops[clone - 1]!, 0), '/sys/fs/cgroup/unified/berth/c1');
+  for (const code of [OpCode.CHILD_CGROUP, OpCode.CHILD_JOINED, OpCode.WAIT_JOINED]) assert.equal(find(ops, code), -1, OpCode[code]);
+  const child = clone + 1 + n(ops[clone]!, 1);
+  const moves = ops.slice(child, child + V1_PROCS.length);
+  assert.deepEqual(moves.map((o) => [o.code, s(o, 0), Buffer.from((o.args[1] as { value: Uint8Array }).value).toString()]), V1_PROCS.map((f) => [OpCode.WRITE_FILE, join(dirname(f), 'tasks'), '0']));
+  // the cgroup namespace is made after the moves, so it is rooted in the container's cgroups
+  assert.ok(find(ops, OpCode.UNSHARE, isUnshareCgroup) > child + V1_PROCS.length);
+});
+
+test('create, pure v2: cloned into the cgroup, nothing moved after', () => {
+  const ops = v2(spec(), { cgroupFsKind: () => 'v2' });
+  assert.deepEqual(names(ops.slice(find(ops, OpCode.CLONE) - 1, find(ops, OpCode.CLONE) + 1)), ['CLONE_INTO_CGROUP', 'CLONE']);
+  assert.equal(find(ops, OpCode.CHILD_CGROUP), -1);
+  assert.equal(find(ops, OpCode.WAIT_JOINED), -1);
+});
+
+test('create with a new user namespace: the parent moves the child as before, whatever the cgroup kind', () => {
+  const ops = v1(
+    spec((x) => {
+      x.linux.namespaces.push({ type: 'user' });
+      x.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      x.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    }),
+    { cgroupProcs: HYBRID_PROCS, cgroupFsKind: HYBRID },
+  );
+  assertJoinRules(ops, 'userns');
+  assert.equal(find(ops, OpCode.CLONE_INTO_CGROUP), -1);
+  assert.equal(ops.filter((o) => o.code === OpCode.CHILD_CGROUP).length, HYBRID_PROCS.length);
+});
+
+test('exec: the middle moves itself before it joins the namespaces and is cloned into the unified cgroup', () => {
+  const process = { user: { uid: 0, gid: 0 }, args: ['true'], cwd: '/', env: [] };
+  const ops = compileExec({ pid: 42, namespaces: F.CLONE_NEWNS | F.CLONE_NEWPID, process, mode: 'detached', cgroupProcs: HYBRID_PROCS, rootless: false, host: HOST, cgroupFsKind: HYBRID });
+  const first = find(ops, OpCode.CLONE);
+  const second = findLast(ops, OpCode.CLONE);
+  assert.equal(ops[first - 1]!.code, OpCode.CLONE_INTO_CGROUP);
+  assert.deepEqual(names(ops.slice(first + 1, second + 1)), ['RELEASE', 'WAIT_CHILD', 'WRITE_FILE', 'WRITE_FILE', 'WRITE_FILE', 'WRITE_FILE', 'SETNS_PID', 'CLONE']);
 });
