@@ -9,10 +9,13 @@
  * its argv as NUL-terminated strings, sent whole in one message with the descriptors it
  * gets as fds 2, 3, … in SCM_RIGHTS; see child.c). Unknown types are skipped.
  *
- * Nothing here blocks: a client whose socket is full gets its frame queued (one at most);
- * frames for a client that still has one queued are dropped. Clients are read only while
- * the stdin queue is empty, so a container that does not read its stdin slows its writers
- * down, never the monitor. */
+ * Nothing here blocks: a client whose socket is full gets the rest of its frame queued (one
+ * at most), and main.c reads no more output until every queue is flushed, so a slow client
+ * slows the container's writes down (as Docker's attach does) and loses nothing. A client
+ * that takes none of its queue for attach_stall_ms is disconnected (it sees the stream
+ * end, never a gap in it) and the container goes on; the log has everything. Clients are
+ * read only while the stdin queue is empty, so a container that does not read its stdin
+ * slows its writers down, never the monitor. */
 #include "monitor.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { MSG_STDIN = 0, MSG_CLOSE_STDIN = 1, MSG_RESIZE = 2, MSG_SPAWN = 3 };
@@ -43,7 +47,7 @@ struct client {
   uint8_t eof; /* the client shut its side down: output still goes to it */
   uint32_t left;       /* payload bytes of the current incoming frame not yet read */
   uint32_t plen, poff; /* the queued outgoing frame in pend[i] */
-  unsigned long dropped;
+  int64_t stalled_at;  /* CLOCK_MONOTONIC ms when the queue last made no progress */
   int fds[MAX_SPAWN_FDS]; /* received with the client's data, for a MSG_SPAWN */
   uint8_t nfds;
 };
@@ -85,6 +89,14 @@ void attach_set_stdin(int fd) {
 }
 
 int attach_console_master(void) { return master; }
+
+int64_t attach_stall_ms = 60000;
+
+int64_t attach_now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 static void client_drop(struct client *c) {
   for (unsigned i = 0; i < c->nfds; i++) close(c->fds[i]);
@@ -212,8 +224,57 @@ static void client_flush(struct client *c, size_t i) {
       return;
     }
     c->poff += (uint32_t)w;
+    c->stalled_at = attach_now_ms();
   }
   c->plen = c->poff = 0;
+}
+
+int attach_backlogged(void) {
+  for (size_t i = 0; i < MAX_CLIENTS; i++)
+    if (clients[i].fd > 0 && clients[i].plen) return 1;
+  return 0;
+}
+
+int attach_stall_timeout(void) {
+  int64_t first = -1;
+  for (size_t i = 0; i < MAX_CLIENTS; i++)
+    if (clients[i].fd > 0 && clients[i].plen && (first < 0 || clients[i].stalled_at < first)) first = clients[i].stalled_at;
+  if (first < 0) return -1;
+  int64_t left = first + attach_stall_ms - attach_now_ms();
+  return left <= 0 ? 0 : left > 1 << 30 ? 1 << 30 : (int)left;
+}
+
+void attach_drop_stalled(int64_t deadline_ms) {
+  int64_t now = attach_now_ms();
+  for (size_t i = 0; i < MAX_CLIENTS; i++) {
+    struct client *c = &clients[i];
+    if (c->fd <= 0 || !c->plen) continue;
+    if (now - c->stalled_at >= attach_stall_ms || (deadline_ms >= 0 && now >= deadline_ms)) {
+      warn(0, "an attach client took no output for ", num(now - c->stalled_at), " ms: disconnected");
+      client_drop(c);
+    }
+  }
+}
+
+void attach_wait_flushed(int64_t deadline_ms) {
+  for (;;) {
+    attach_drop_stalled(deadline_ms);
+    if (!attach_backlogged()) return;
+    struct pollfd p[MAX_CLIENTS];
+    size_t n = 0, at[MAX_CLIENTS];
+    for (size_t i = 0; i < MAX_CLIENTS; i++)
+      if (clients[i].fd > 0 && clients[i].plen) at[n] = i, p[n++] = (struct pollfd){ clients[i].fd, POLLOUT, 0 };
+    int t = attach_stall_timeout();
+    int64_t left = deadline_ms - attach_now_ms();
+    if (left < 0) left = 0;
+    int r = poll(p, n, t < 0 || t > left ? (int)left : t);
+    if (r < 0 && errno != EINTR) return;
+    for (size_t k = 0; r > 0 && k < n; k++) {
+      if (!p[k].revents) continue;
+      if (p[k].revents & POLLOUT) client_flush(&clients[at[k]], at[k]);
+      else client_drop(&clients[at[k]]); /* POLLHUP/POLLERR: gone */
+    }
+  }
 }
 
 void attach_broadcast(int stream, const char *buf, size_t len) {
@@ -221,8 +282,8 @@ void attach_broadcast(int stream, const char *buf, size_t len) {
   for (size_t i = 0; i < MAX_CLIENTS; i++) {
     struct client *c = &clients[i];
     if (c->fd <= 0) continue;
-    if (c->plen) {
-      c->dropped++;
+    if (c->plen) { /* main.c reads nothing while a frame is queued: cannot happen */
+      client_drop(c);
       continue;
     }
     struct iovec iov[2] = { { hdr, 8 }, { (void *)buf, len } };
@@ -247,6 +308,7 @@ void attach_broadcast(int stream, const char *buf, size_t len) {
     }
     c->plen = (uint32_t)off;
     c->poff = 0;
+    c->stalled_at = attach_now_ms();
   }
 }
 

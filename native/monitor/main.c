@@ -3,7 +3,7 @@
  *   berth-monitor --init PATH --program PATH --pid-file FILE --exit-file FILE
  *                 [--sync-fd N] [--ready-fd N] [--log FILE [--log-max-size BYTES]
  *                 [--log-max-files N]] [--attach-socket PATH] [--attach-fd N]
- *                 [--console-socket PATH] [--stdin] [--foreground]
+ *                 [--attach-stall-ms MS] [--console-socket PATH] [--stdin] [--foreground]
  *
  * It sets up the log and the sockets, forks into the background (a new session, a child
  * subreaper), starts berth-init with every descriptor it inherited above 2 (the sync fd,
@@ -11,6 +11,8 @@
  * `error MESSAGE` on the ready fd, then copies output until the container has exited.
  * --attach-fd: a connected socket that is an attach client from the start (its starter
  * reads all the output without connecting, and without a sync point in the program).
+ * --attach-stall-ms: how long a client that takes no output may hold the container's
+ * output back before it is disconnected (default 60000; attach.c).
  * --foreground: no fork into the background, for a monitor whose parent is a monitor
  * (an exec's, started by the container's: that parent is a subreaper and waits for it).
  *
@@ -30,6 +32,7 @@
 #include <unistd.h>
 
 #define DRAIN_MAX (1 << 20) /* after the exit, read at most this much more output */
+#define DRAIN_WAIT_MS 5000  /* and wait at most this long for slow clients meanwhile */
 
 static int out_fd[3] = { -1, -1, -1 }; /* stdout pipe, stderr pipe, pty master */
 static const int out_stream[3] = { STREAM_STDOUT, STREAM_STDERR, STREAM_STDOUT };
@@ -39,7 +42,7 @@ static char chunk[CHUNK];
 static void usage(void) {
   fail(0, "usage: berth-monitor --init PATH --program PATH --pid-file FILE --exit-file FILE "
           "[--sync-fd N] [--ready-fd N] [--log FILE [--log-max-size BYTES] [--log-max-files N]] "
-          "[--attach-socket PATH] [--attach-fd N] [--console-socket PATH] [--stdin] [--foreground]; "
+          "[--attach-socket PATH] [--attach-fd N] [--attach-stall-ms MS] [--console-socket PATH] [--stdin] [--foreground]; "
           "or: berth-monitor --spawner SOCKET [--ready-fd N]");
 }
 
@@ -149,6 +152,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(f, "--log-max-files")) log_max_files = parse_num(f, v, 1000);
     else if (!strcmp(f, "--attach-socket")) attach = abs_path(f, v);
     else if (!strcmp(f, "--attach-fd")) attach_fd = (int)parse_num(f, v, 1 << 20);
+    else if (!strcmp(f, "--attach-stall-ms")) attach_stall_ms = parse_num(f, v, 1LL << 40);
     else if (!strcmp(f, "--console-socket")) console = abs_path(f, v);
     else if (!strcmp(f, "--spawner")) spawner = abs_path(f, v);
     else usage();
@@ -232,11 +236,14 @@ int main(int argc, char **argv) {
     p[n++] = (struct pollfd){ sigfd, POLLIN, 0 };
     if (out_fd[2] < 0 && !master_done) out_fd[2] = attach_console_master();
     int idx[3] = { -1, -1, -1 };
+    /* Backpressure: no output is read while a client has some still queued; the pipe or
+     * pty fills and the container's writes wait, nothing is dropped. */
+    int hold = attach_backlogged();
     for (int k = 0; k < 3; k++)
-      if (out_fd[k] >= 0) idx[k] = (int)n, p[n++] = (struct pollfd){ out_fd[k], POLLIN, 0 };
+      if (out_fd[k] >= 0 && !hold) idx[k] = (int)n, p[n++] = (struct pollfd){ out_fd[k], POLLIN, 0 };
     size_t base = n;
     n += attach_poll_fds(p + n);
-    if (poll(p, n, -1) < 0) {
+    if (poll(p, n, hold ? attach_stall_timeout() : -1) < 0) {
       if (errno == EINTR) continue;
       fail(errno, "poll");
     }
@@ -244,6 +251,7 @@ int main(int argc, char **argv) {
      * the init program's sync point, before the exec) is accepted before that output is read
      * and broadcast, even when the container has already exited by now. */
     attach_handle(p + base, n - base);
+    if (hold) attach_drop_stalled(-1);
     if (p[0].revents) {
       struct signalfd_siginfo si;
       while (read(sigfd, &si, sizeof si) > 0) {}
@@ -256,11 +264,15 @@ int main(int argc, char **argv) {
   /* The container has exited: what it wrote is in the pipes or the pty; take that (up to
    * a limit, in case orphans keep writing), then record the exit. */
   if (out_fd[2] < 0 && !master_done) out_fd[2] = attach_console_master();
+  /* Clients still get all of it while they keep reading; one that does not delays the exit
+   * record DRAIN_WAIT_MS at most, then is disconnected (the log has everything). */
   size_t drained = 0;
+  int64_t deadline = attach_now_ms() + DRAIN_WAIT_MS;
   for (int k = 0; k < 3; k++) {
     ssize_t r;
-    while (out_fd[k] >= 0 && drained < DRAIN_MAX && (r = read_output(k)) > 0) drained += (size_t)r;
+    while (out_fd[k] >= 0 && drained < DRAIN_MAX && (attach_wait_flushed(deadline), (r = read_output(k)) > 0)) drained += (size_t)r;
   }
+  attach_wait_flushed(deadline);
   log_close();
   child_write_exit_file(exit_file);
   attach_close();

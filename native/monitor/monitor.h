@@ -42,8 +42,20 @@ void attach_adopt(int fd);
 void console_listen(const char *path);
 /* The container's stdin: a pipe's write end or the pty master; -1 for none. */
 void attach_set_stdin(int fd);
-/* Sends output to every client (framed unless tty_mode); a slow client loses frames. */
+/* Sends output to every client (framed unless tty_mode); what a full socket cannot take
+ * is queued for it. Call only when !attach_backlogged(). */
 void attach_broadcast(int stream, const char *buf, size_t len);
+/* A client has a queued frame: read no output until it is flushed (backpressure). */
+int attach_backlogged(void);
+/* Disconnects a client whose queue took nothing for attach_stall_ms (--attach-stall-ms). */
+extern int64_t attach_stall_ms;
+/* ms until the first queued client reaches that limit, -1 when none is queued (a poll timeout). */
+int attach_stall_timeout(void);
+/* Disconnects the queued clients past the limit, and all of them at deadline_ms (-1: none). */
+void attach_drop_stalled(int64_t deadline_ms);
+/* Flushes every queue, waiting until deadline_ms at most; clients still queued then go. */
+void attach_wait_flushed(int64_t deadline_ms);
+int64_t attach_now_ms(void); /* CLOCK_MONOTONIC */
 /* pollfd set management: adds this module's fds, then handles their events. */
 struct pollfd;
 size_t attach_poll_fds(struct pollfd *p);

@@ -41,6 +41,11 @@ export interface MonitorOptions {
   /** Keep the container's stdin open for attach clients. */
   stdin?: boolean;
   /**
+   * How long an attach client that takes no output may hold the container's output back
+   * before the monitor disconnects it (`--attach-stall-ms`; the monitor's default: 60 s).
+   */
+  attachStallMs?: number;
+  /**
    * Hand back an attach connection made before berth-init starts (`--attach-fd`): all the
    * output from the first byte, without a sync point in the program to connect at.
    */
@@ -286,6 +291,7 @@ function monitorArgs(opts: MonitorOptions, syncFd: number): string[] {
   if (opts.attachSocket) args.push('--attach-socket', opts.attachSocket);
   if (opts.consoleSocket) args.push('--console-socket', opts.consoleSocket);
   if (opts.stdin) args.push('--stdin');
+  if (opts.attachStallMs !== undefined) args.push('--attach-stall-ms', String(opts.attachStallMs));
   if (opts.connectAttach) args.push('--attach-fd', String(readyFd + 1));
   return args;
 }
