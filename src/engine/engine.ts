@@ -53,7 +53,7 @@ import type { DiskUsage, EventMessage, SystemInfo, SystemVersion } from '../api/
 import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../api/version.js';
 import { BerthError, conflict, errorMessage, invalidParameter, isBerthError, notFound, notImplemented, systemError } from '../errors.js';
 import { parseNormalizedReference, formatReference } from '../image/reference.js';
-import { openCgroupManager, type CgroupManager } from '../runtime/cgroups/index.js';
+import { detectCgroupLayout, openCgroupManager, type CgroupLayout, type CgroupManager } from '../runtime/cgroups/index.js';
 import { compileCreate, compileExec, detectHostOnce } from '../runtime/compile/index.js';
 import { createResources } from '../runtime/container/devices.js';
 import { mergeEnv } from '../runtime/container/exec-process.js';
@@ -412,7 +412,15 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   }
 
   private cgroup(rec: ContainerRecord): CgroupManager {
-    return openCgroupManager({ cgroupsPath: rec.cgroupsPath });
+    return this.cgroupAt(rec.cgroupsPath);
+  }
+
+  // The cgroup mounts are read once: parsing /proc/self/mountinfo, which lists every
+  // container's rootfs too, on each start, exec and exit would grow with the containers.
+  private cgroupLayout?: CgroupLayout;
+  private cgroupAt(cgroupsPath: string): CgroupManager {
+    this.cgroupLayout ??= detectCgroupLayout();
+    return openCgroupManager({ cgroupsPath, layout: this.cgroupLayout });
   }
 
   isRunning(id: string): boolean {
@@ -538,7 +546,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
    * (empty) directories for a later call: the answer to a wait need not wait for ≈ 20 rmdirs.
    */
   private async killCgroupOf(cgroupsPath: string, opts: { destroy?: boolean } = {}): Promise<void> {
-    const cg = openCgroupManager({ cgroupsPath });
+    const cg = this.cgroupAt(cgroupsPath);
     if (!(await cg.exists().catch(() => false))) return;
     // Usually empty by now (the container's init has exited, which ends its pid namespace):
     // then there is nothing to thaw or kill, and no process can enter it on its own.
