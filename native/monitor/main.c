@@ -223,12 +223,7 @@ int main(int argc, char **argv) {
   out_fd[1] = errp[0];
   child_init(init_pid, pid_file);
 
-  if (ready_fd >= 0) {
-    const char *ok = msg("ok ", num(getpid()), " ", num(init_pid), "\n", NULL);
-    write_all(ready_fd, ok, strlen(ok));
-    close(ready_fd);
-    ready_fd = -1;
-  }
+  report_ready(init_pid);
 
   for (;;) {
     struct pollfd p[MAX_CLIENTS + 8];

@@ -17,6 +17,8 @@ enum { STREAM_STDIN = 0, STREAM_STDOUT = 1, STREAM_STDERR = 2 };
 
 /* util.c */
 extern int ready_fd; /* the caller's pipe until the `ok` line; failures go there too */
+/* Writes `ok MONITOR_PID INIT_PID` on the ready fd (when there is one) and closes it. */
+void report_ready(long init_pid);
 /* Reports "<m>: <strerror(err)>" (just m when err is 0) on the ready fd and stderr. */
 void warn_msg(int err, const char *m);
 __attribute__((noreturn)) void fail_msg(int err, const char *m);

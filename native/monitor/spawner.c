@@ -32,12 +32,7 @@ int spawner_main(const char *socket_path) {
   int sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
   if (sigfd < 0) fail(errno, "signalfd");
   attach_listen(socket_path);
-  if (ready_fd >= 0) {
-    const char *ok = msg("ok ", num(getpid()), " 0\n", NULL);
-    write_all(ready_fd, ok, strlen(ok));
-    close(ready_fd);
-    ready_fd = -1;
-  }
+  report_ready(0);
   for (;;) {
     struct pollfd p[MAX_CLIENTS + 8];
     size_t n = 0;

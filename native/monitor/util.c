@@ -8,6 +8,14 @@
 #include <unistd.h>
 
 int ready_fd = -1;
+
+void report_ready(long init_pid) {
+  if (ready_fd < 0) return;
+  const char *ok = msg("ok ", num(getpid()), " ", num(init_pid), "\n", NULL);
+  write_all(ready_fd, ok, strlen(ok));
+  close(ready_fd);
+  ready_fd = -1;
+}
 void warn_msg(int err, const char *m) {
   char line[4200];
   size_t n = 6, l = strlen(m);

@@ -27,14 +27,19 @@ function assertAllIn(env: Env, text: string, who: string): void {
   for (const [h, path] of lines) assert.equal(path, `/${env.b.cgroupsPath.replace(/^\//, '')}`, `${who} in hierarchy ${h}: ${text}`);
 }
 
-test('the container process and an exec process are in the container cgroup of every hierarchy', { skip: skipUnlessRoot }, async (t) => {
-  const env = await setup(t, { args: ['sleep', '1000'], cgroupNamespace: false });
+/** Runs the bundle's container detached, checks it and an exec'd process, deletes it. */
+async function runAndCheck(env: Env): Promise<void> {
   await env.ok(['run', '-d', '-b', env.b.dir, env.b.id]);
   const { pid } = await state(env, env.b.id);
   assertAllIn(env, readFileSync(`/proc/${pid}/cgroup`, 'utf8'), 'the container process');
   const exec = await env.ok(['exec', env.b.id, 'cat', '/proc/self/cgroup']);
   assertAllIn(env, exec.stdout, 'the exec process');
   await env.ok(['delete', '--force', env.b.id]);
+}
+
+test('the container process and an exec process are in the container cgroup of every hierarchy', { skip: skipUnlessRoot }, async (t) => {
+  const env = await setup(t, { args: ['sleep', '1000'], cgroupNamespace: false });
+  await runAndCheck(env);
 });
 
 test('in a new user namespace too (the parent moves the process)', { skip: skipUnlessRoot }, async (t) => {
@@ -47,10 +52,5 @@ test('in a new user namespace too (the parent moves the process)', { skip: skipU
       c.linux!.gidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
     },
   });
-  await env.ok(['run', '-d', '-b', env.b.dir, env.b.id]);
-  const { pid } = await state(env, env.b.id);
-  assertAllIn(env, readFileSync(`/proc/${pid}/cgroup`, 'utf8'), 'the container process');
-  const exec = await env.ok(['exec', env.b.id, 'cat', '/proc/self/cgroup']);
-  assertAllIn(env, exec.stdout, 'the exec process');
-  await env.ok(['delete', '--force', env.b.id]);
+  await runAndCheck(env);
 });

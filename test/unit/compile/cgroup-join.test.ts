@@ -31,6 +31,11 @@ function v2(sp: Spec, extra: Partial<CreateInput> = {}): Op[] {
   return compileCreate({ spec: sp, rootfs, bundle: dir, mode: 'detached', cgroupProcs: V2_PROCS, rootless: false, host: HOST, ...extra });
 }
 
+const withUserns = (x: any): void => {
+  x.linux.namespaces.push({ type: 'user' });
+  x.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  x.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+};
 const noCgroupns = (x: any): void => {
   x.linux.namespaces = x.linux.namespaces.filter((ns: { type: string }) => ns.type !== 'cgroup');
 };
@@ -111,11 +116,7 @@ test('cgroup v2 with a cgroup namespace: wait and unshare right before the fresh
 
 test('a user namespace: maps before RELEASE, the join after the rootfs', () => {
   const ops = v1(
-    spec((x) => {
-      x.linux.namespaces.push({ type: 'user' });
-      x.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-      x.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-    }),
+    spec(withUserns),
   );
   assertJoinRules(ops, 'userns');
   assert.ok(findLast(ops, OpCode.CHILD_WRITE) < find(ops, OpCode.RELEASE));
@@ -211,11 +212,7 @@ test('create, pure v2: cloned into the cgroup, nothing moved after', () => {
 
 test('create with a new user namespace: the parent moves the child as before, whatever the cgroup kind', () => {
   const ops = v1(
-    spec((x) => {
-      x.linux.namespaces.push({ type: 'user' });
-      x.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-      x.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
-    }),
+    spec(withUserns),
     { cgroupProcs: HYBRID_PROCS, cgroupFsKind: HYBRID },
   );
   assertJoinRules(ops, 'userns');
