@@ -185,12 +185,7 @@ int main(int argc, char **argv) {
   if (attach) attach_listen(attach);
   if (attach_fd >= 0) attach_adopt(attach_fd);
 
-  sigset_t chld;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &chld, NULL);
-  int sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (sigfd < 0) fail(errno, "signalfd");
+  int sigfd = sigchld_fd();
 
   /* Into the background: the caller's child exits now, the monitor lives on in a session
    * of its own and outlives whoever started it. */

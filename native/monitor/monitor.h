@@ -19,6 +19,8 @@ enum { STREAM_STDIN = 0, STREAM_STDOUT = 1, STREAM_STDERR = 2 };
 extern int ready_fd; /* the caller's pipe until the `ok` line; failures go there too */
 /* Writes `ok MONITOR_PID INIT_PID` on the ready fd (when there is one) and closes it. */
 void report_ready(long init_pid);
+/* SIGCHLD blocked and readable from the returned signalfd (non-blocking, close-on-exec). */
+int sigchld_fd(void);
 /* Reports "<m>: <strerror(err)>" (just m when err is 0) on the ready fd and stderr. */
 void warn_msg(int err, const char *m);
 __attribute__((noreturn)) void fail_msg(int err, const char *m);

@@ -25,12 +25,7 @@ int spawner_main(const char *socket_path) {
   signal(SIGHUP, SIG_IGN);
   prctl(PR_SET_NAME, "berth-spawner", 0, 0, 0);
   if (chdir("/") < 0) fail(errno, "chdir `/`");
-  sigset_t chld;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &chld, NULL);
-  int sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (sigfd < 0) fail(errno, "signalfd");
+  int sigfd = sigchld_fd();
   attach_listen(socket_path);
   report_ready(0);
   for (;;) {

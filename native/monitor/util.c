@@ -3,11 +3,23 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h> /* rename */
+#include <signal.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
 int ready_fd = -1;
+
+int sigchld_fd(void) {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  int fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd < 0) fail(errno, "signalfd");
+  return fd;
+}
 
 void report_ready(long init_pid) {
   if (ready_fd < 0) return;
