@@ -5,6 +5,7 @@ import { Readable, type Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { BerthError, invalidParameter } from '../../errors.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './diff.js';
+import { FileWriteError, FileWriterPool, MAX_HANDED_FILE, type WriteSession } from './file-writer-pool.js';
 import { readTar, type TarHeader } from './tar-reader.js';
 import { makeNode, setXattr } from './xattr.js';
 
@@ -24,9 +25,15 @@ import { makeNode, setXattr } from './xattr.js';
 // fail on an existing name) and only a name that exists is looked at and cleared; a file
 // gets its mode at creation (fchmod only when the umask or set-id bits are in the way), no
 // fchown when it is already born with the wanted owner, and directories their times once,
-// at the end.
+// at the end. In overlay mode (an empty upper directory) new regular files are handed to
+// worker threads (file-writer-pool.ts), whose file creation runs beside this thread's
+// parsing; this thread waits for them before any entry that could touch an existing name
+// (a name seen before in the layer, a whiteout, a hard link, a device) and at the end.
 
 export type ApplyMode = 'overlay' | 'vfs';
+
+/** Uncompressed bytes after which an overlay apply hands new files to worker threads. */
+export const WRITER_THREADS_AFTER = 8 << 20;
 
 export interface ApplyOptions {
   mode: ApplyMode;
@@ -34,6 +41,12 @@ export interface ApplyOptions {
   diffId?: string;
   /** Called with uncompressed bytes read so far. */
   onProgress?: (bytes: number) => void;
+  /**
+   * In overlay mode, new regular files go to worker threads once this many uncompressed
+   * bytes of the layer have been read (default WRITER_THREADS_AFTER: a small layer is done
+   * before threads would have started; Infinity: never).
+   */
+  writerThreadsAfter?: number;
 }
 
 export interface ApplyResult {
@@ -123,6 +136,28 @@ class Applier {
     private readonly root: string,
     private readonly mode: ApplyMode,
   ) {}
+
+  /** Where new regular files are written meanwhile (overlay mode), from when the layer proves big. */
+  private writer: WriteSession | undefined;
+
+  handFilesTo(writer: WriteSession): void {
+    this.writer = writer;
+  }
+
+  /** Waits until every file handed to the writer threads is on disk. */
+  private async barrier(): Promise<void> {
+    if (!this.writer || this.writer.idle) return;
+    try {
+      await this.writer.drain();
+    } catch (e) {
+      throw e instanceof FileWriteError ? fsFailure(e.entry, 'write', Object.assign(new Error(e.message), e.code ? { code: e.code } : {})) : e;
+    }
+  }
+
+  /** A name this layer already made something at (or under) — an entry there may replace it. */
+  private seen(rel: string): boolean {
+    return this.created.has(rel) || this.dirs.has(rel);
+  }
 
   private parentOf(rel: string): string {
     const i = rel.lastIndexOf('/');
@@ -229,6 +264,7 @@ class Applier {
     const rel = parts.join('/');
     // Whiteouts.
     if (base.startsWith(WHITEOUT_PREFIX)) {
+      if (base !== OPAQUE_WHITEOUT || this.mode !== 'overlay') await this.barrier();
       this.ensureParents(h.name, parts);
       const dirRel = parts.slice(0, -1).join('/');
       const dirAbs = join(this.root, dirRel);
@@ -256,8 +292,39 @@ class Applier {
       }
       return;
     }
+    const regular = h.type === 'file' || h.type === 'contiguous-file';
+    if (this.seen(rel) || !(regular || h.type === 'directory' || h.type === 'symlink')) await this.barrier();
     this.ensureParents(h.name, parts);
     const abs = join(this.root, rel);
+    if (regular && this.writer && !this.seen(rel) && h.xattrs.size === 0 && h.size <= MAX_HANDED_FILE) {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of body) {
+        chunks.push(chunk);
+        size += chunk.length;
+      }
+      this.writer.add(
+        {
+          path: abs,
+          name: h.name,
+          mode: h.mode,
+          uid: h.uid,
+          gid: h.gid,
+          mtime: h.mtime.getTime(),
+          chown: amRoot && !this.bornOwnedBy(rel, h.uid, h.gid),
+          chmod: !this.bornWithMode(h.mode),
+        },
+        chunks,
+        size,
+      );
+      this.created.add(rel);
+      try {
+        await this.writer.room();
+      } catch {
+        await this.barrier(); // throws the writer's failure with its entry's name
+      }
+      return;
+    }
     switch (h.type) {
       case 'directory': {
         // mkdir first; only an existing name is looked at (a directory is kept).
@@ -336,7 +403,18 @@ class Applier {
     this.attributes(abs, h, false);
   }
 
-  finish(): void {
+  /** Waits for the files still being written, whatever happened (the apply failed). */
+  async settle(): Promise<void> {
+    await this.writer?.settle();
+  }
+
+  /** Once finished or settled. */
+  close(): void {
+    this.writer?.close();
+  }
+
+  async finish(): Promise<void> {
+    await this.barrier();
     // Directory times last: creating their children changed them.
     for (const [abs, t] of this.dirTimes.reverse()) {
       try {
@@ -394,24 +472,35 @@ export async function applyLayer(root: string, input: Readable, opts: ApplyOptio
     }
   }
   const applier = root === '' ? undefined : new Applier(root, opts.mode);
+  // Only into an empty upper dir (overlay): in vfs mode most names exist already.
+  let threadsAfter = opts.mode === 'overlay' ? (opts.writerThreadsAfter ?? WRITER_THREADS_AFTER) : Infinity;
   let unpackedSize = 0;
   try {
     for await (const entry of readTar(hashed())) {
+      if (applier && size >= threadsAfter) {
+        threadsAfter = Infinity;
+        const writer = FileWriterPool.shared()?.session();
+        if (writer) applier.handFilesTo(writer);
+      }
       unpackedSize += entrySize(entry.header);
       if (applier) await applier.entry(entry.header, entry.body);
     }
+    await applier?.finish();
   } catch (e) {
     raw.destroy();
     dec?.destroy();
     input.destroy();
+    // Nothing may still write into the snapshot once the caller sees the failure (it removes it).
+    await applier?.settle();
     if (e instanceof BerthError) throw e;
     const msg = (e as Error).message ?? String(e);
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') throw invalidParameter(`layer decompression failed: ${msg}`);
     if (code === 'ERR_STREAM_PREMATURE_CLOSE') throw invalidParameter(`layer tar is malformed: Unexpected end of data (${msg})`);
     throw e;
+  } finally {
+    applier?.close();
   }
-  applier?.finish();
   const diffId = `sha256:${hash.digest('hex')}`;
   if (opts.diffId && opts.diffId !== diffId) throw invalidParameter(`layer diff ID mismatch: expected ${opts.diffId}, got ${diffId}`);
   return { diffId, size, unpackedSize };

@@ -5,7 +5,7 @@ import { mkdir, readdir, readFile, lstat, readlink, writeFile, stat } from 'node
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pack, type Header } from 'tar-stream';
-import { applyLayer, type ApplyMode } from '../../../src/image/layer/apply.js';
+import { applyLayer, type ApplyMode, type ApplyOptions } from '../../../src/image/layer/apply.js';
 import { packDirectory } from '../../../src/image/layer/diff.js';
 import { isBerthError } from '../../../src/errors.js';
 import { makeTempDir, removeTempDir } from '../../harness/tmp.js';
@@ -59,10 +59,10 @@ async function sandbox<T>(fn: (root: string, outside: string) => Promise<T>): Pr
   }
 }
 
-async function rejectsEntry(entries: Entry[], entryName: string, why: RegExp, mode: ApplyMode = 'overlay'): Promise<void> {
+async function rejectsEntry(entries: Entry[], entryName: string, why: RegExp, mode: ApplyMode = 'overlay', more: Partial<ApplyOptions> = {}): Promise<void> {
   await sandbox(async (root, outside) => {
     const tar = await tarOf(entries);
-    await assert.rejects(applyLayer(root, Readable.from([tar]), { mode }), (e: unknown) => {
+    await assert.rejects(applyLayer(root, Readable.from([tar]), { mode, ...more }), (e: unknown) => {
       assert.ok(isBerthError(e, 'InvalidParameter'), String(e));
       assert.ok((e as Error).message.includes(`"${entryName}"`), `${(e as Error).message} names ${entryName}`);
       assert.match((e as Error).message, why);
@@ -268,5 +268,154 @@ describe('layer apply and diff', () => {
     await sandbox(async (root) => {
       await assert.rejects(applyLayer(root, Readable.from([await tarOf([{ name: 'f', body: 'x' }])]), { mode: 'vfs', diffId: `sha256:${'0'.repeat(64)}` }), /diff ID mismatch/);
     });
+  });
+});
+
+describe('layer apply: new files written on worker threads (overlay)', () => {
+  /**
+   * Everything a layer can set on a name, hard links as the first name of their inode; times
+   * only of `timed` names (a directory no entry made, or a whiteout, is as new as the apply).
+   */
+  async function describeTree(root: string, timed: Set<string>): Promise<string[]> {
+    const { createHash } = await import('node:crypto');
+    const firstOfInode = new Map<number, string>();
+    const out: string[] = [];
+    for (const rel of await listTree(root)) {
+      const abs = join(root, rel);
+      const st = await lstat(abs);
+      const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? `symlink->${await readlink(abs)}` : st.isFile() ? 'file' : `node:${st.rdev}`;
+      let extra = '';
+      if (st.isFile()) {
+        const first = firstOfInode.get(st.ino);
+        if (first) extra = `link->${first}`;
+        else {
+          firstOfInode.set(st.ino, rel);
+          extra = `${st.size}:${createHash('sha256').update(await readFile(abs)).digest('hex').slice(0, 16)}`;
+        }
+      }
+      const time = st.isSymbolicLink() || !timed.has(rel) ? '' : st.mtime.toISOString();
+      out.push(`${rel} ${kind} ${st.uid}:${st.gid} ${(st.mode & 0o7777).toString(8)} ${time} ${extra}`);
+    }
+    return out;
+  }
+
+  /** Applies with and without the threads; the trees must be the same. */
+  async function sameBothWays(entries: Entry[]): Promise<string[]> {
+    const { FileWriterPool } = await import('../../../src/image/layer/file-writer-pool.js');
+    const tar = await tarOf(entries);
+    const dir = await makeTempDir('apply-threads');
+    try {
+      const [threaded, single] = [join(dir, 'threaded'), join(dir, 'single')];
+      await mkdir(threaded);
+      await mkdir(single);
+      const pool = FileWriterPool.shared();
+      assert.ok(pool, 'the writer threads are available where the worker module is built');
+      const handed = pool.handedFiles;
+      const a = await applyLayer(threaded, Readable.from([tar]), { mode: 'overlay', writerThreadsAfter: 0 });
+      assert.ok(pool.handedFiles > handed, 'files were handed to the threads');
+      const b = await applyLayer(single, Readable.from([tar]), { mode: 'overlay', writerThreadsAfter: Infinity });
+      assert.equal(a.diffId, b.diffId);
+      const names = entries.map((e) => e.name.replace(/\/$/, ''));
+      const whitedOut = new Set(names.filter((n) => n.split('/').pop()!.startsWith('.wh.')).map((n) => n.replace(/(^|\/)\.wh\.([^/]*)$/, '$1$2')));
+      const timed = new Set(names.filter((n) => !n.includes('.wh.') && !whitedOut.has(n)));
+      const tree = await describeTree(threaded, timed);
+      assert.deepEqual(tree, await describeTree(single, timed));
+      return tree;
+    } finally {
+      await removeTempDir(dir);
+    }
+  }
+
+  test('a small layer starts no thread, and idle threads stop', async () => {
+    const { FileWriterPool, IDLE_STOP_MS } = await import('../../../src/image/layer/file-writer-pool.js');
+    await sandbox(async (root) => {
+      await applyLayer(root, Readable.from([await tarOf([{ name: 'f', body: 'x' }])]), { mode: 'overlay', writerThreadsAfter: 0 });
+      assert.ok(FileWriterPool.running, 'threads started');
+      await new Promise((r) => setTimeout(r, IDLE_STOP_MS + 300));
+      assert.ok(!FileWriterPool.running, 'threads stopped when idle');
+      const small = join(root, '..', 'small');
+      await mkdir(small);
+      await applyLayer(small, Readable.from([await tarOf(Array.from({ length: 300 }, (_, i) => ({ name: `f${i}`, body: 'x'.repeat(1000) })))]), { mode: 'overlay' });
+      assert.ok(!FileWriterPool.running, 'a layer under WRITER_THREADS_AFTER is written by the applying thread');
+    });
+  });
+
+  test('a generated layer comes out the same as from one thread: owners, modes, set-id bits, times, contents, links', async () => {
+    let seed = 7;
+    const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const entries: Entry[] = [];
+    const modes = [0o644, 0o755, 0o600, 0o400, 0o4755, 0o2755, 0o666, 0o1777];
+    for (let d = 0; d < 12; d++) entries.push({ name: `d${d}/`, type: 'directory', mode: d % 3 === 0 ? 0o2775 : 0o755, gid: d % 3 === 0 ? 50 : 0 });
+    for (let i = 0; i < 400; i++) {
+      const size = i % 50 === 0 ? 300_000 + rand(200_000) : rand(9000);
+      entries.push({
+        name: `d${rand(12)}/${i % 7 === 0 ? `sub${i % 3}/` : ''}f${i}`,
+        body: Buffer.alloc(size, i % 251),
+        mode: modes[rand(modes.length)]!,
+        uid: rand(3) * 1000,
+        gid: rand(3) * 1000,
+        mtime: new Date(Date.UTC(2020, 0, 1) + i * 60_000),
+      });
+      if (i % 40 === 0) entries.push({ name: `links/s${i}`, type: 'symlink', linkname: `../d0/f${i}` });
+    }
+    // A file the applying thread writes itself (over MAX_HANDED_FILE), between handed ones.
+    entries.push({ name: 'big', body: Buffer.alloc(5 << 20, 1), mode: 0o640 });
+    const tree = await sameBothWays(entries);
+    assert.ok(tree.length > 400, `${tree.length} names`);
+  });
+
+  test('a name met again in the same layer: the later entry wins, links and whiteouts see the file', async () => {
+    const tree = await sameBothWays([
+      { name: 'a', body: 'first', mode: 0o600 },
+      { name: 'b', body: 'b' },
+      ...Array.from({ length: 100 }, (_, i) => ({ name: `pad/${i}`, body: 'p' })),
+      { name: 'a', body: 'second, longer', mode: 0o644, uid: 1000 },
+      { name: 'b-hard', type: 'link', linkname: 'b' },
+      { name: 'c', body: 'c' },
+      { name: '.wh.c', body: '' },
+      { name: 'e', body: 'will be a dir' },
+      { name: 'e', type: 'symlink', linkname: 'a' },
+    ]);
+    const line = (n: string): string => tree.find((l) => l.startsWith(`${n} `)) ?? '';
+    assert.match(line('a'), /^a file 1000:0 644 .* 14:/);
+    assert.match(line('b-hard'), /link->b$/);
+    assert.match(line('c'), /^c node:0 /, 'a whiteout replaced the file of the same layer');
+    assert.match(line('e'), /^e symlink->a /);
+  });
+
+  test('a directory replaced while its files are being written is still rejected, nothing outside touched', async () => {
+    await rejectsEntry(
+      [{ name: 'd/', type: 'directory', mode: 0o755 }, ...Array.from({ length: 200 }, (_, i) => ({ name: `d/f${i}`, body: 'x'.repeat(3000) })), { name: 'd', type: 'symlink', linkname: '../outside' }, { name: 'd/passwd', body: 'pwned' }],
+      'd',
+      /replaces directory "d"/,
+      'overlay',
+      { writerThreadsAfter: 0 },
+    );
+  });
+
+  test('a write that fails on a thread fails the apply with the entry named, and nothing is written after', async () => {
+    const dir = await makeTempDir('apply-enospc');
+    const fs = join(dir, 'fs');
+    await mkdir(fs);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0755', 'tmpfs', fs]);
+    try {
+      for (const writerThreads of [true, false]) {
+        const root = join(fs, String(writerThreads));
+        await mkdir(root);
+        const tar = await tarOf(Array.from({ length: 200 }, (_, i) => ({ name: `f${i}`, body: Buffer.alloc(20_000, 1) })));
+        await assert.rejects(applyLayer(root, Readable.from([tar]), { mode: 'overlay', writerThreadsAfter: writerThreads ? 0 : Infinity }), (e: unknown) => {
+          assert.match((e as Error).message, /layer entry "f\d+": write: ENOSPC/, `threads ${writerThreads}`);
+          assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
+          return true;
+        });
+        const after = await listTree(root);
+        await new Promise((r) => setTimeout(r, 200));
+        assert.deepEqual(await listTree(root), after, 'no file appears once the apply has failed');
+        await import('node:fs/promises').then((f) => f.rm(root, { recursive: true }));
+      }
+    } finally {
+      execFileSync('umount', [fs]);
+      await removeTempDir(dir);
+    }
   });
 });
