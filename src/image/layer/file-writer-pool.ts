@@ -68,7 +68,7 @@ interface Slot {
 export class FileWriterPool {
   private static instance: FileWriterPool | undefined;
   private readonly slots: Slot[] = [];
-  private readonly waiting = new Map<number, { slot: Slot; done: (r: WriteReply) => void }>();
+  private readonly waiting = new Map<number, { slot: Slot; firstEntry: string; done: (r: WriteReply) => void }>();
   private nextId = 1;
   private sessions = 0;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -103,7 +103,7 @@ export class FileWriterPool {
         for (const [id, w] of this.waiting) {
           if (w.slot !== slot) continue;
           this.waiting.delete(id);
-          w.done({ id, error: { name: '', message: `file writer thread: ${why}` } });
+          w.done({ id, error: { name: w.firstEntry, message: `file writer thread: ${why}` } });
         }
       };
       worker.on('error', (e) => fail(e.message));
@@ -142,9 +142,11 @@ export class FileWriterPool {
   post(data: ArrayBuffer, jobs: WriteJob[]): Promise<WriteReply> {
     const id = this.nextId++;
     this.handedFiles += jobs.length;
+    // Every thread died (each failed what it had): this batch fails the same way.
+    if (this.slots.length === 0) return Promise.resolve({ id, error: { name: jobs[0]?.name ?? '', message: 'file writer threads: none left' } });
     const slot = this.slots.reduce((a, b) => (b.pending < a.pending ? b : a));
     return new Promise((resolve) => {
-      this.waiting.set(id, { slot, done: resolve });
+      this.waiting.set(id, { slot, firstEntry: jobs[0]?.name ?? '', done: resolve });
       if (slot.pending++ === 0) slot.worker.ref();
       const batch: WriteBatch = { id, data, jobs };
       slot.worker.postMessage(batch, [data]);
