@@ -1599,7 +1599,8 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     let recs = [...this.containers.values()].map((c) => c.rec);
     const wantsAll = opts.all || opts.limit > 0 || opts.filters.before?.length || opts.filters.since?.length || opts.filters.exited?.length || opts.filters.status?.length;
     if (!wantsAll) recs = recs.filter((r) => r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting');
-    recs = recs.filter(pred).sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
+    // Newest first, by time: the RFC 3339 strings drop trailing zeros and do not sort as text.
+    recs = recs.filter(pred).sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
     if (opts.limit > 0) recs = recs.slice(0, opts.limit);
     const out: ContainerSummary[] = [];
     for (const rec of recs) {

@@ -132,8 +132,9 @@ export function containerFilter(f: Filters, ctx: FilterContext): (rec: Container
     if (!any('status', (v) => v === rec.state.status)) return false;
     if (exited.length && !(rec.state.status === 'exited' && exited.includes(rec.state.exitCode))) return false;
     if (!any('ancestor', (v) => ctx.imageMatches(rec, v))) return false;
-    if (before && !(rec.created < before.created)) return false;
-    if (since && !(rec.created > since.created)) return false;
+    // As times: RFC 3339 strings without trailing zeros do not sort as text (".25Z" > ".251Z").
+    if (before && !(Date.parse(rec.created) < Date.parse(before.created))) return false;
+    if (since && !(Date.parse(rec.created) > Date.parse(since.created))) return false;
     if (!any('health', (v) => (rec.state.health?.Status ?? 'none') === v)) return false;
     if (f.network?.length) {
       const nets = networks(rec);

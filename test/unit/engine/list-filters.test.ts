@@ -108,6 +108,18 @@ test('ancestor, before, since', () => {
   assert.throws(() => containerFilter({ before: ['nosuch'] }, ctx), /No such container: nosuch/);
 });
 
+test('before and since compare times, not text: fractions without trailing zeros (".25Z" is before ".251Z")', () => {
+  const a = { ...rec('frac-a'), created: '2026-02-01T00:00:01.25Z' };
+  const b = { ...rec('frac-b'), created: '2026-02-01T00:00:01.251Z' };
+  const c = { ...rec('frac-c'), created: '2026-02-01T00:00:01.3Z' };
+  const all = [a, b, c];
+  const fctx: FilterContext = { ...ctx, lookup: (r) => all.find((x) => x.name === `/${r}`) ?? ctx.lookup(r) };
+  const pick = (f: Record<string, string[]>) => all.filter(containerFilter(f, fctx)).map((x) => x.name.slice(1));
+  assert.deepEqual(pick({ since: ['frac-a'] }), ['frac-b', 'frac-c']);
+  assert.deepEqual(pick({ before: ['frac-c'] }), ['frac-a', 'frac-b']);
+  assert.deepEqual(pick({ since: ['frac-a'], before: ['frac-c'] }), ['frac-b']);
+});
+
 test('volume: a volume name, a bind source or a destination', () => {
   assert.deepEqual(names({ volume: ['dbdata'] }), ['db']);
   assert.deepEqual(names({ volume: ['/srv/www'] }), ['web']);
