@@ -98,22 +98,23 @@ static long clone_child(uint64_t flags) {
   long r = syscall(SYS_clone3, &a, sizeof a);
   int fallback = r < 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL);
   if (fallback) r = syscall(SYS_clone, (unsigned long)flags | SIGCHLD, 0, NULL, NULL, 0);
+  if (r > 0 && fallback) {
+    /* Through the directory's descriptor: a SETNS_PID since CLONE_INTO_CGROUP may have left
+     * the host's mount namespace, where `into_path` is. */
+    const char *pid = num(r);
+    int f = openat(into_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (f < 0 || write(f, pid, strlen(pid)) != (ssize_t)strlen(pid)) {
+      int e = errno;
+      kill((pid_t)r, SIGKILL);
+      fail(e, "add pid ", pid, " to cgroup `", into_path, "/cgroup.procs`");
+    }
+    close(f);
+  }
   if (r != 0) {
     int e = errno;
     close(into_fd);
     into_fd = -1;
     errno = e;
-  }
-  if (r > 0 && fallback) {
-    const char *pid = num(r);
-    char procs[4096];
-    strncpy(procs, msg(into_path, "/cgroup.procs", NULL), sizeof procs - 1);
-    procs[sizeof procs - 1] = 0;
-    if (write_file(procs, pid, strlen(pid), 0, 0) < 0) {
-      int e = errno;
-      kill((pid_t)r, SIGKILL);
-      fail(e, "add pid ", pid, " to cgroup `", procs, "`");
-    }
   }
   return r;
 }

@@ -166,7 +166,11 @@ static void check_structure(const struct op *ops, size_t n) {
       break;
     case OP_CLONE_INTO_CGROUP:
       if (i < parent_end) bad("op #", at, ": CLONE_INTO_CGROUP inside the parent ops of a CLONE");
-      if (i + 1 >= n || ops[i + 1].code != OP_CLONE) bad("op #", at, ": CLONE_INTO_CGROUP not followed by CLONE");
+      /* SETNS_PID may come between: the directory is opened in the host's mount namespace */
+      for (size_t j = i + 1;; j++) {
+        if (j >= n || (ops[j].code != OP_CLONE && ops[j].code != OP_SETNS_PID)) bad("op #", at, ": CLONE_INTO_CGROUP not followed by CLONE");
+        if (ops[j].code == OP_CLONE) break;
+      }
       break;
     case OP_WAIT_JOINED:
       if (i < parent_end) bad("op #", at, ": WAIT_JOINED inside the parent ops of a CLONE");

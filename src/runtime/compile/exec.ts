@@ -6,6 +6,16 @@
 //   middle  SETNS_PID(pid, namespaces), WAIT_JOINED, CLONE(0)
 //           parent: CHILD_REPORT, RELEASE, WAIT_CHILD or EXIT 0
 //   child   (in the container's pid namespace too) process setup, EXEC
+//
+// The top is there for a parent that stays in the host's namespaces while the middle joins
+// the container's. When nothing needs one (no cgroup file the middle cannot join itself, no
+// user namespace to enter), berth-init is the middle: one process fewer to make, to wake and
+// to reap on every exec.
+//
+//   top     CONNECT, SETRLIMIT, oom_score_adj, self moves into the v1 cgroups,
+//           [CLONE_INTO_CGROUP v2 dir, opened before] SETNS_PID, CLONE(0)
+//           parent: CHILD_REPORT, RELEASE, WAIT_CHILD or EXIT 0
+//   child   as above
 
 import { invalidParameter } from '../../errors.js';
 import { bytes, int, op, OpCode, str, type Op } from '../init-program.js';
@@ -62,8 +72,9 @@ export function compileExec(input: ExecInput): Op[] {
   // The top process always waits for the middle one, so its status reports a failed join.
   topParent.push(op(OpCode.WAIT_CHILD));
 
-  const middle: Op[] = join.selfMove.map((f) => op(OpCode.WRITE_FILE, str(f), bytes('0'), int(0), int(0)));
-  if (input.namespaces !== 0) middle.push(op(OpCode.SETNS_PID, int(input.pid), int(input.namespaces)));
+  const selfMoves = join.selfMove.map((f) => op(OpCode.WRITE_FILE, str(f), bytes('0'), int(0), int(0)));
+  const setns = input.namespaces !== 0 ? [op(OpCode.SETNS_PID, int(input.pid), int(input.namespaces))] : [];
+  const middle: Op[] = [...selfMoves, ...setns];
   if (joins) middle.push(op(OpCode.WAIT_JOINED));
   const middleParent: Op[] = [
     op(OpCode.CHILD_REPORT),
@@ -89,14 +100,15 @@ export function compileExec(input: ExecInput): Op[] {
   if (input.seccomp && nnp) child.push(seccompOp(input.seccomp));
   child.push(execOp(p, env));
 
+  const cloneInto = join.cloneInto !== undefined ? [op(OpCode.CLONE_INTO_CGROUP, str(join.cloneInto))] : [];
+  const finalClone = [op(OpCode.CLONE, int(0), int(middleParent.length)), ...middleParent, ...child];
+  if (!joins && !userns) return [...top, ...selfMoves, ...cloneInto, ...setns, ...finalClone];
   return [
     ...top,
-    ...(join.cloneInto !== undefined ? [op(OpCode.CLONE_INTO_CGROUP, str(join.cloneInto))] : []),
+    ...cloneInto,
     op(OpCode.CLONE, int(0), int(topParent.length)),
     ...topParent,
     ...middle,
-    op(OpCode.CLONE, int(0), int(middleParent.length)),
-    ...middleParent,
-    ...child,
+    ...finalClone,
   ];
 }

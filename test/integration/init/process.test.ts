@@ -292,6 +292,7 @@ test('a malformed program is refused before any op runs', { skip: skipUnlessRoot
       ['WAIT_JOINED in the parent', encodeInitProgram([first, op(O.CLONE, int(0), int(4)), op(O.RELEASE), op(O.CHILD_JOINED), op(O.WAIT_JOINED), op(O.EXIT, int(0))]), /WAIT_JOINED inside the parent ops/],
       ['CHILD_JOINED outside CLONE', encodeInitProgram([first, op(O.CHILD_JOINED)]), /child op outside/],
       ['CLONE_INTO_CGROUP, no CLONE', encodeInitProgram([first, op(O.CLONE_INTO_CGROUP, str('/sys/fs/cgroup')), op(O.EXIT, int(0))]), /CLONE_INTO_CGROUP not followed by CLONE/],
+      ['CLONE_INTO_CGROUP, another op before CLONE', encodeInitProgram([first, op(O.CLONE_INTO_CGROUP, str('/sys/fs/cgroup')), op(O.UMASK, int(0)), op(O.CLONE, int(0), int(2)), op(O.RELEASE), op(O.EXIT, int(0))]), /CLONE_INTO_CGROUP not followed by CLONE/],
       ['CLONE_INTO_CGROUP in the parent', encodeInitProgram([first, op(O.CLONE, int(0), int(3)), op(O.RELEASE), op(O.CLONE_INTO_CGROUP, str('/sys/fs/cgroup')), op(O.EXIT, int(0))]), /CLONE_INTO_CGROUP inside the parent ops/],
     ];
     for (const [name, program, want] of cases) {

@@ -220,11 +220,32 @@ test('create with a new user namespace: the parent moves the child as before, wh
   assert.equal(ops.filter((o) => o.code === OpCode.CHILD_CGROUP).length, HYBRID_PROCS.length);
 });
 
-test('exec: the middle moves itself before it joins the namespaces and is cloned into the unified cgroup', () => {
+test('exec: berth-init moves itself, opens the unified cgroup, joins the namespaces and clones the process there (no top process)', () => {
   const process = { user: { uid: 0, gid: 0 }, args: ['true'], cwd: '/', env: [] };
   const ops = compileExec({ pid: 42, namespaces: F.CLONE_NEWNS | F.CLONE_NEWPID, process, mode: 'detached', cgroupProcs: HYBRID_PROCS, rootless: false, host: HOST, cgroupFsKind: HYBRID });
-  const first = find(ops, OpCode.CLONE);
-  const second = findLast(ops, OpCode.CLONE);
-  assert.equal(ops[first - 1]!.code, OpCode.CLONE_INTO_CGROUP);
-  assert.deepEqual(names(ops.slice(first + 1, second + 1)), ['RELEASE', 'WAIT_CHILD', 'WRITE_FILE', 'WRITE_FILE', 'WRITE_FILE', 'WRITE_FILE', 'SETNS_PID', 'CLONE']);
+  const clone = find(ops, OpCode.CLONE);
+  assert.equal(findLast(ops, OpCode.CLONE), clone, 'one CLONE');
+  assert.deepEqual(names(ops.slice(clone - 6, clone + 4)), [
+    'WRITE_FILE', 'WRITE_FILE', 'WRITE_FILE', 'WRITE_FILE', 'CLONE_INTO_CGROUP', 'SETNS_PID', 'CLONE', 'CHILD_REPORT', 'RELEASE', 'EXIT',
+  ]);
+  assert.deepEqual(ops.slice(clone - 6, clone - 2).map((o) => s(o, 0)), V1_PROCS.map((f) => join(dirname(f), 'tasks')));
+});
+
+test('exec: a top process that stays on the host when the parent must move the process, or it enters a user namespace', () => {
+  const process = { user: { uid: 0, gid: 0 }, args: ['true'], cwd: '/', env: [] };
+  const base = { pid: 42, process, mode: 'foreground' as const, cgroupProcs: HYBRID_PROCS, rootless: false, host: HOST };
+  // an unknown file system: the top writes the middle's pid
+  const unknown = compileExec({ ...base, namespaces: F.CLONE_NEWNS | F.CLONE_NEWPID, cgroupFsKind: (d) => (d.includes('unified') ? undefined : HYBRID(d)) });
+  const first = find(unknown, OpCode.CLONE);
+  const second = findLast(unknown, OpCode.CLONE);
+  assert.notEqual(first, second);
+  assert.deepEqual(names(unknown.slice(first + 1, first + 5)), ['RELEASE', 'CHILD_CGROUP', 'CHILD_JOINED', 'WAIT_CHILD']);
+  assert.deepEqual(names(unknown.slice(second - 2, second)), ['SETNS_PID', 'WAIT_JOINED']);
+  // a user namespace: the middle joins it; the top stays in the host's
+  const userns = compileExec({ ...base, namespaces: F.CLONE_NEWNS | F.CLONE_NEWPID | F.CLONE_NEWUSER, cgroupFsKind: HYBRID });
+  const u1 = find(userns, OpCode.CLONE);
+  const u2 = findLast(userns, OpCode.CLONE);
+  assert.notEqual(u1, u2);
+  assert.equal(userns[u1 - 1]!.code, OpCode.CLONE_INTO_CGROUP);
+  assert.deepEqual(names(userns.slice(u1 + 1, u2 + 1)), ['RELEASE', 'WAIT_CHILD', 'WRITE_FILE', 'WRITE_FILE', 'WRITE_FILE', 'WRITE_FILE', 'SETNS_PID', 'CLONE']);
 });
