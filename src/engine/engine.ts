@@ -55,15 +55,17 @@ import { BerthError, conflict, errorMessage, invalidParameter, isBerthError, not
 import { parseNormalizedReference, formatReference } from '../image/reference.js';
 import { detectCgroupLayout, openCgroupManager, type CgroupLayout, type CgroupManager } from '../runtime/cgroups/index.js';
 import { compileCreate, compileExec, detectHostOnce } from '../runtime/compile/index.js';
+import { cgroupFsKind, type CgroupFsKind } from '../runtime/compile/cgroup-join.js';
 import { createResources } from '../runtime/container/devices.js';
 import { mergeEnv } from '../runtime/container/exec-process.js';
 import { encodeInitProgram, op, OpCode, str, type Op } from '../runtime/init-program.js';
 import { sealedInitPath } from '../runtime/init-runner.js';
-import { compileSeccompCached } from '../runtime/seccomp.js';
-import type { Process, Spec } from '../runtime/spec/types.js';
+import { compileSeccompCached, type CompiledSeccomp } from '../runtime/seccomp.js';
+import type { LinuxSeccomp, Process, Spec } from '../runtime/spec/types.js';
 import { namespaceFlag } from '../runtime/compile/flags.js';
 import { EventBus } from './events.js';
 import { cgroupParentOf, checkCreateSettings } from './create-checks.js';
+import { ExecLaunch, ExecLaunches, type LaunchShape } from './exec-launch.js';
 import { ExecStore, type StoredExec } from './exec-store.js';
 import { ContainerNetworking, NETWORK_METHODS } from './networking.js';
 import type { NetworkManager } from '../network/index.js';
@@ -135,9 +137,26 @@ function deferredProgram(): Deferred<Buffer> & { reject: (e: unknown) => void } 
   return { promise, resolve, reject };
 }
 
+/** An exec's launch (exec-launch.ts) serves another exec of the same shape. */
+const execShape = (config: ExecCreateRequest): LaunchShape => ({ tty: config.Tty === true, stdin: config.AttachStdin === true });
+
+/**
+ * How long after an exec's end its container's spare launch is started: after the client's
+ * last request (`docker exec` asks for the exit code right after the stream's end), so that
+ * the spare's processes do not compete with it for the CPU.
+ */
+const SPARE_LAUNCH_DELAY_MS = 10;
+
 interface Waiter {
   condition: WaitCondition;
   resolve: (r: ContainerWaitResponse) => void;
+}
+
+interface ExecBase {
+  pid: number;
+  cgroupProcs: string[];
+  cgroupKinds: Map<string, CgroupFsKind>;
+  seccomp: { spec: LinuxSeccomp; compiled: CompiledSeccomp } | undefined;
 }
 
 /** What berthd holds in memory for one container beside its record. */
@@ -157,6 +176,8 @@ class Live {
   restartTimer: NodeJS.Timeout | undefined;
   backoffMs = 0;
   removing = false;
+  /** What every exec of the current run compiles the same way (execProgram), for that run's pid. */
+  execBase: ExecBase | undefined;
   spec: Spec | undefined;
   healthTimer: NodeJS.Timeout | undefined;
   statsPre: { read: Date; cpu: CpuSample } | undefined;
@@ -335,6 +356,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   private readonly containers = new Map<string, Live>();
   private readonly execs = new Map<string, ExecRecord>();
   private readonly execStore: ExecStore;
+  private readonly launches = new ExecLaunches();
   private readonly images: EngineImages;
   private readonly log: EngineLogger;
   private readonly host: HostLimits;
@@ -602,6 +624,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   async close(): Promise<void> {
     this.closed = true;
     this.spawner.close();
+    await this.launches.close();
     await Promise.allSettled([...this.removals]);
     const parentRel = this.opts.cgroupParent.replace(/^\//, '');
     for (const hier of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
@@ -1201,6 +1224,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       await this.save(c);
     }
     trace.mark('record');
+    this.launches.cancelContainer(rec.id); // started for this run only
     for (const ex of this.execs.values()) {
       // The container's end killed its execs: their status if their monitor wrote it, else SIGKILL's.
       if (ex.containerId !== rec.id || !ex.running) continue;
@@ -1413,6 +1437,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   private async finishRemove(c: Live, trace = new StepTrace(`remove ${c.rec.id.slice(0, 12)}`, (m) => this.log('debug', m))): Promise<void> {
     const rec = c.rec;
     this.stopWatching(c);
+    this.launches.cancelContainer(rec.id);
     const execSaves: Promise<void>[] = [];
     for (const [id, ex] of this.execs) {
       if (ex.containerId !== rec.id) continue;
@@ -1433,6 +1458,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       trace.mark('rootfs');
       await Promise.all(execSaves); // a record written after the removal would bring the directory back
       await removeContainerFiles(this.paths, rec.id);
+      this.execStore.forget(rec.id);
       trace.mark('files');
       trace.done();
     })();
@@ -1812,11 +1838,17 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   // --- exec -------------------------------------------------------------------------------
 
   override async execCreate(ref: string, config: ExecCreateRequest): Promise<{ Id: string }> {
+    return this.createExec(ref, config, true);
+  }
+
+  /** A health check's exec (persist false) neither takes the container's spare launch nor leaves one. */
+  private createExec(ref: string, config: ExecCreateRequest, persist: boolean): { Id: string } {
     const c = this.get(ref);
     if (c.rec.state.status === 'paused') throw conflict(`Container ${c.rec.id} is paused, unpause the container before exec`);
     if (!isRunning(c.rec)) throw conflict(`Container ${c.rec.id} is not running`);
     if (config.DetachKeys) parseDetachKeys(config.DetachKeys);
-    const id = newContainerId();
+    const attaches = config.AttachStdin === true || config.AttachStdout === true || config.AttachStderr === true;
+    const id = (persist && attaches && this.launches.claim(c.rec.id, execShape(config))) || newContainerId();
     this.execs.set(id, {
       id,
       containerId: c.rec.id,
@@ -1828,7 +1860,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       monitorPid: 0,
       dir: this.paths.execDir(c.rec.id, id),
       done: deferred(),
-      persist: true,
+      persist,
       saved: Promise.resolve(),
     });
     this.emit(c.rec, `exec_create: ${config.Cmd.join(' ')}`, { execID: id });
@@ -1881,6 +1913,75 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     };
   }
 
+  /** The exec's init program (exec.ts), for the container's current process. */
+  private execProgram(c: Live, ex: ExecRecord, consoleSize: readonly number[] | undefined, consoleSocket: string | undefined): Buffer {
+    const rec = c.rec;
+    const process_ = this.execProcess(c, ex, consoleSize as [number, number] | undefined);
+    const base = this.execBase(c);
+    const seccomp = base.seccomp && !ex.config.Privileged ? base.seccomp.compiled : undefined;
+    const ops = compileExec({
+      pid: rec.state.pid,
+      namespaces: rec.namespaces,
+      process: process_,
+      mode: 'foreground',
+      ...(consoleSocket ? { consoleSocket } : {}),
+      cgroupProcs: base.cgroupProcs,
+      cgroupFsKind: (dir) => {
+        if (!base.cgroupKinds.has(dir)) base.cgroupKinds.set(dir, cgroupFsKind(dir));
+        return base.cgroupKinds.get(dir);
+      },
+      ...(seccomp ? { seccomp } : {}),
+      containerId: rec.id,
+      rootfs: rec.rootfs,
+      host: detectHostOnce(),
+    });
+    return encodeInitProgram(ops);
+  }
+
+  /** The parts of an exec's program that stay the same for the container's current run. */
+  private execBase(c: Live): ExecBase {
+    const spec = c.spec ?? this.specFor(c.rec, c.rec.rootfs);
+    c.spec = spec;
+    const seccompSpec = spec.linux?.seccomp;
+    const b = c.execBase;
+    if (b && b.pid === c.rec.state.pid && b.seccomp?.spec === seccompSpec) return b;
+    c.execBase = {
+      pid: c.rec.state.pid,
+      cgroupProcs: this.cgroup(c.rec).procsFiles(),
+      cgroupKinds: new Map(),
+      seccomp: seccompSpec ? { spec: seccompSpec, compiled: compileSeccompCached(seccompSpec, 'seccomp profile') } : undefined,
+    };
+    return c.execBase;
+  }
+
+  /** The launch kept for the exec when it suits the container's current process, else a new one. */
+  private async execLaunch(c: Live, ex: ExecRecord, attached: boolean, onStep: (step: 'spawned' | 'monitor ready') => void): Promise<ExecLaunch> {
+    const kept = this.launches.take(ex.id);
+    if (kept && !kept.launch.failed && kept.containerPid === c.rec.state.pid) return kept.launch;
+    if (kept) await kept.launch.cancel(); // it removes the directory the new launch makes
+    return ExecLaunch.start({ dir: ex.dir, ...execShape(ex.config), via: this.paths.attachSocket(c.rec.id), attached, onStep });
+  }
+
+  /**
+   * Starts a spare launch for the container's next exec (exec-launch.ts), shaped like this
+   * one, once this one's client has had its answers: the CPU is then free.
+   */
+  private spareLaunchAfter(rec: ContainerRecord, ex: ExecRecord): void {
+    if (!ex.persist || this.closed) return; // health checks need no head start
+    const timer = setTimeout(() => {
+      const c = this.containers.get(rec.id);
+      if (this.closed || !c || c.rec.state.status !== 'running' || !this.launches.wantsSpare(rec.id)) return;
+      const pid = c.rec.state.pid;
+      const execId = newContainerId();
+      const shape = execShape(ex.config);
+      ExecLaunch.start({ dir: this.paths.execDir(rec.id, execId), ...shape, via: this.paths.attachSocket(rec.id), attached: true }).then(
+        (launch) => this.launches.addSpare(rec.id, execId, launch, pid, shape),
+        (e: unknown) => this.log('debug', `spare exec launch for ${rec.id.slice(0, 12)}: ${errorMessage(e)}`),
+      );
+    }, SPARE_LAUNCH_DELAY_MS);
+    timer.unref();
+  }
+
   override async execStart(id: string, opts: ExecStartOptions): Promise<StreamSession> {
     const ex = this.exec(id);
     if (ex.started) throw conflict(`Error: Exec command ${id} has already run`);
@@ -1897,49 +1998,16 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     // process need not stop at a sync point for berthd to connect.
     const launch = async (attached: boolean): Promise<AttachConnection | undefined> => {
       const rec = c.rec;
-      mkdirSync(ex.dir, { recursive: true, mode: 0o700 }); // on the exec root's tmpfs: no thread-pool round trip
-      const consoleSocket = tty ? join(ex.dir, 'console.sock') : undefined;
-      // The exec's monitor and berth-init start first and wait for the program on its pipe
-      // while it is compiled here.
-      const program = deferredProgram();
-      const starting = startMonitor({
-        program: program.promise,
-        pidFile: join(ex.dir, 'pid'),
-        exitFile: join(ex.dir, 'exit'),
-        attachSocket: join(ex.dir, 'attach.sock'),
-        ...(consoleSocket ? { consoleSocket } : {}),
-        stdin: ex.config.AttachStdin === true,
-        stderrPath: join(ex.dir, 'monitor.err'),
-        initPath: await sealedInitPath(),
-        connectAttach: attached,
-        onStep: (step) => trace.mark(step),
-        via: this.paths.attachSocket(rec.id),
-      });
-      starting.catch(() => undefined); // awaited below, after the program is sent or refused
+      const l = await this.execLaunch(c, ex, attached, (step) => trace.mark(step));
+      trace.mark('launch');
       try {
-        const process_ = this.execProcess(c, ex, consoleSize as [number, number] | undefined);
-        const seccompSpec = c.spec?.linux?.seccomp;
-        const seccomp = seccompSpec && !ex.config.Privileged ? compileSeccompCached(seccompSpec, 'seccomp profile') : undefined;
-        const ops = compileExec({
-          pid: rec.state.pid,
-          namespaces: rec.namespaces,
-          process: process_,
-          mode: 'foreground',
-          ...(consoleSocket ? { consoleSocket } : {}),
-          cgroupProcs: this.cgroup(rec).procsFiles(),
-          ...(seccomp ? { seccomp } : {}),
-          containerId: rec.id,
-          rootfs: rec.rootfs,
-          host: detectHostOnce(),
-        });
-        program.resolve(encodeInitProgram(ops));
+        l.send(this.execProgram(c, ex, consoleSize, l.consoleSocket));
         trace.mark('compile');
       } catch (e) {
-        program.reject(e); // berth-init reads a truncated program and ends; its monitor too
-        await starting.catch(() => undefined);
+        await l.cancel(); // berth-init reads a truncated program and ends; its monitor too
         throw e;
       }
-      const started = await starting;
+      const started = await l.started;
       ex.pid = started.containerPid;
       ex.monitorPid = started.monitorPid;
       ex.running = true;
@@ -1950,6 +2018,10 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       this.emit(rec, `exec_start: ${ex.config.Cmd.join(' ')}`, { execID: ex.id });
       this.watchExecExit(rec, ex);
       if (!started.attach) return undefined;
+      if (!attached) {
+        started.attach.destroy(); // prepared attached, started detached: the output goes nowhere
+        return undefined;
+      }
       const conn = new AttachConnection(started.attach);
       conn.on('error', () => undefined);
       return conn;
@@ -2015,6 +2087,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     ex.exitCode = exitCode;
     ex.running = false;
     ex.done.resolve();
+    this.spareLaunchAfter(rec, ex);
     this.emit(rec, 'exec_die', { execID: ex.id, exitCode: String(exitCode) });
     await this.saveExec(ex);
     await rm(ex.dir, { recursive: true, force: true }).catch(() => undefined);
@@ -2028,8 +2101,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
 
   /** Runs a command in the container and collects its output (health checks). */
   private async execCollect(c: Live, cmd: string[], timeoutMs: number): Promise<{ code: number; output: string }> {
-    const { Id } = await this.execCreate(c.rec.id, { Cmd: cmd, AttachStdout: true, AttachStderr: true });
-    this.execs.get(Id)!.persist = false;
+    const { Id } = this.createExec(c.rec.id, { Cmd: cmd, AttachStdout: true, AttachStderr: true }, false);
     const session = await this.execStart(Id, { detach: false, tty: false });
     const chunks: Buffer[] = [];
     const { Writable } = await import('node:stream');

@@ -159,6 +159,20 @@ export class TestBerthd {
     return runDocker(this, args, opts);
   }
 
+  /** One API request with a JSON body; the status and the parsed JSON answer ({} when empty). */
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+    return new Promise((resolve, reject) => {
+      const data = body === undefined ? undefined : JSON.stringify(body);
+      const req = request({ socketPath: this.socket, method, path, headers: data ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } : {} }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} }));
+      });
+      req.on('error', reject);
+      req.end(data);
+    });
+  }
+
   /** Berth's own CLI (bin/berth) pointed at this daemon, as docker() runs docker's. */
   berth(args: string[], opts: DockerOptions = {}): Promise<DockerResult> {
     return runClient(process.execPath, [BERTH, ...args], this, opts);

@@ -7,7 +7,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
@@ -15,18 +14,7 @@ import { DOCKER, TestBerthd } from '../../harness/berthd.js';
 import { containerSnapshotKey } from '../../../src/engine/images/rootfs.js';
 import { OverlaySnapshotter } from '../../../src/image/snapshot/snapshotter.js';
 
-function api(d: TestBerthd, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = request({ socketPath: d.socket, method, path, headers: data ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } : {} }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} }));
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
+const api = (d: TestBerthd, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => d.api(method, path, body);
 
 /** Creates and starts a detached exec; its id. */
 async function execDetached(d: TestBerthd, container: string, script: string): Promise<string> {

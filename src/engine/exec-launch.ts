@@ -1,0 +1,224 @@
+// An exec's monitor and berth-init (docs/monitor.md), started before the exec's program is
+// known: berth-init waits on its program pipe and does nothing until it has the program.
+//
+// berthd keeps one started ahead for a container that has had an exec (ExecLaunches), so that
+// the next exec's start only compiles and sends its program: the monitor's spawn through the
+// container's monitor and the exec directory are no longer between `POST /exec/{id}/start`
+// and the process. A launch made for another run of the container, or not used in time, is
+// cancelled: berth-init reads a truncated program and ends before any op, in the host's
+// namespaces, and its monitor with it.
+
+import { mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sealedInitPath } from '../runtime/init-runner.js';
+import { startMonitor, waitForExitFile, type MonitorStarted } from './monitor/index.js';
+
+export interface ExecLaunchOptions {
+  /** The exec's runtime directory (pid, exit and socket files), made here. */
+  dir: string;
+  tty: boolean;
+  stdin: boolean;
+  /** The container monitor's attach socket: it starts the exec's monitor as its child. */
+  via: string;
+  /** Hand back an attach connection that gets all the output (the monitor's `--attach-fd`). */
+  attached: boolean;
+  onStep?: (step: 'spawned' | 'monitor ready') => void;
+}
+
+export class ExecLaunch {
+  /** Set when the monitor failed before it was handed a program: start again from scratch. */
+  failed = false;
+  private sent = false;
+  /** The monitor said it was ready: it writes an exit file when berth-init ends. */
+  private monitorUp = false;
+  private readonly program: { resolve: (b: Buffer) => void; reject: (e: unknown) => void };
+  readonly started: Promise<MonitorStarted>;
+
+  private constructor(
+    readonly opts: ExecLaunchOptions,
+    initPath: string,
+  ) {
+    let resolve!: (b: Buffer) => void;
+    let reject!: (e: unknown) => void;
+    const program = new Promise<Buffer>((res, rej) => ((resolve = res), (reject = rej)));
+    program.catch(() => undefined);
+    this.program = { resolve, reject };
+    const consoleSocket = opts.tty ? join(opts.dir, 'console.sock') : undefined;
+    this.started = startMonitor({
+      program,
+      pidFile: join(opts.dir, 'pid'),
+      exitFile: join(opts.dir, 'exit'),
+      attachSocket: join(opts.dir, 'attach.sock'),
+      ...(consoleSocket ? { consoleSocket } : {}),
+      stdin: opts.stdin,
+      stderrPath: join(opts.dir, 'monitor.err'),
+      initPath,
+      connectAttach: opts.attached,
+      onStep: (step) => {
+        if (step === 'monitor ready') this.monitorUp = true;
+        opts.onStep?.(step);
+      },
+      via: opts.via,
+    });
+    this.started.catch(() => {
+      if (!this.sent) this.failed = true;
+    });
+  }
+
+  /** Makes the directory and starts the monitor; berth-init then waits for send(). */
+  static async start(opts: ExecLaunchOptions): Promise<ExecLaunch> {
+    // On the exec root's tmpfs: no thread-pool round trip. The container's runtime directory
+    // is there while it runs; a recursive mkdir would stat every level above.
+    try {
+      mkdirSync(opts.dir, { mode: 0o700 });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+      else if (code !== 'EEXIST') throw e;
+    }
+    return new ExecLaunch(opts, await sealedInitPath());
+  }
+
+  get consoleSocket(): string | undefined {
+    return this.opts.tty ? join(this.opts.dir, 'console.sock') : undefined;
+  }
+
+  /** Hands berth-init its program (once); `started` then follows it to `ready`. */
+  send(program: Buffer): void {
+    this.sent = true;
+    this.program.resolve(program);
+  }
+
+  /**
+   * Ends berth-init before its first op (a truncated program) and waits for its monitor to
+   * record that, then removes the directory. Only for a launch that was not sent a program.
+   */
+  async cancel(): Promise<void> {
+    if (this.sent) return;
+    this.sent = true;
+    this.program.reject(new Error('cancelled'));
+    await this.started.catch(() => undefined);
+    if (this.monitorUp) await waitForExitFile(join(this.opts.dir, 'exit'), { timeoutMs: 2000, pollMs: 5 }).catch(() => undefined);
+    await rm(this.opts.dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** What a launch's monitor was started for besides the container: a tty, a stdin to keep. */
+export interface LaunchShape {
+  tty: boolean;
+  stdin: boolean;
+}
+
+interface Kept {
+  launch: ExecLaunch;
+  containerId: string;
+  /** The container process it was started for: another run of the container needs another. */
+  containerPid: number;
+  shape: LaunchShape;
+  timer: NodeJS.Timeout;
+}
+
+/** How many launches may wait at once, and for how long before they are cancelled. */
+export const LAUNCHES_MAX = 16;
+export const LAUNCH_TTL_MS = 30_000;
+
+/**
+ * Launches started ahead of the execs that will use them. After an exec, berthd starts a
+ * spare for the container (its exec id chosen now); the next exec created there with the
+ * same shape takes that id and the launch, and its start only sends the program. Spares
+ * and claimed launches not started within the TTL are cancelled, as are a container's when
+ * it stops.
+ */
+export class ExecLaunches {
+  private readonly spares = new Map<string, Kept & { execId: string }>();
+  private readonly claimed = new Map<string, Kept>();
+  private readonly cancelling = new Set<Promise<void>>();
+
+  constructor(
+    private readonly max = LAUNCHES_MAX,
+    private readonly ttlMs = LAUNCH_TTL_MS,
+  ) {}
+
+  get size(): number {
+    return this.spares.size + this.claimed.size;
+  }
+
+  /** Whether a spare for the container is wanted: none yet, and room for one. */
+  wantsSpare(containerId: string): boolean {
+    return !this.spares.has(containerId) && this.size < this.max;
+  }
+
+  /** Keeps `launch`, started in execId's directory, as the container's spare. */
+  addSpare(containerId: string, execId: string, launch: ExecLaunch, containerPid: number, shape: LaunchShape): void {
+    if (!this.wantsSpare(containerId)) {
+      this.track(launch.cancel());
+      return;
+    }
+    const timer = setTimeout(() => this.cancelSpare(containerId), this.ttlMs);
+    timer.unref();
+    this.spares.set(containerId, { launch, containerId, containerPid, shape, timer, execId });
+  }
+
+  /**
+   * The exec id of the container's spare when its shape is `shape`: the new exec takes it,
+   * and the launch is kept for that exec's start. A spare of another shape is cancelled.
+   */
+  claim(containerId: string, shape: LaunchShape): string | undefined {
+    const s = this.spares.get(containerId);
+    if (!s) return undefined;
+    this.spares.delete(containerId);
+    clearTimeout(s.timer);
+    if (s.launch.failed || s.shape.tty !== shape.tty || s.shape.stdin !== shape.stdin) {
+      this.track(s.launch.cancel());
+      return undefined;
+    }
+    const timer = setTimeout(() => this.cancel(s.execId), this.ttlMs);
+    timer.unref();
+    this.claimed.set(s.execId, { launch: s.launch, containerId, containerPid: s.containerPid, shape, timer });
+    return s.execId;
+  }
+
+  /**
+   * The launch kept for execId, no longer kept: the caller sends it a program, or cancels
+   * it when it was made for another run of the container (containerPid) or has failed.
+   */
+  take(execId: string): { launch: ExecLaunch; containerPid: number } | undefined {
+    const k = this.claimed.get(execId);
+    if (!k) return undefined;
+    this.claimed.delete(execId);
+    clearTimeout(k.timer);
+    return { launch: k.launch, containerPid: k.containerPid };
+  }
+
+  cancel(execId: string): void {
+    const k = this.take(execId);
+    if (k) this.track(k.launch.cancel());
+  }
+
+  /** Cancels the container's spare and the launches its created execs hold. */
+  cancelContainer(containerId: string): void {
+    this.cancelSpare(containerId);
+    for (const [id, k] of this.claimed) if (k.containerId === containerId) this.cancel(id);
+  }
+
+  /** Cancels every launch, and waits until their monitors have ended. */
+  async close(): Promise<void> {
+    for (const id of [...this.spares.keys()]) this.cancelSpare(id);
+    for (const id of [...this.claimed.keys()]) this.cancel(id);
+    await Promise.allSettled([...this.cancelling]);
+  }
+
+  private cancelSpare(containerId: string): void {
+    const s = this.spares.get(containerId);
+    if (!s) return;
+    this.spares.delete(containerId);
+    clearTimeout(s.timer);
+    this.track(s.launch.cancel());
+  }
+
+  private track(p: Promise<void>): void {
+    this.cancelling.add(p);
+    void p.finally(() => this.cancelling.delete(p));
+  }
+}

@@ -1,0 +1,155 @@
+// An exec's launch started ahead (src/engine/exec-launch.ts): after an exec, berthd starts
+// the container's next exec monitor and berth-init, which wait for a program. The next exec
+// of the same shape takes it (its id is the spare's); one of another shape, a container
+// restarted in between, a stopped container, or berthd's death cancel it, and no process of
+// it stays behind.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TestBerthd } from '../../harness/berthd.js';
+
+/** Pids of the exec monitors running in a container's runtime directory (`…/c/<id16>/e-…`). */
+function execMonitors(runtimeDir: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readFileSync(`/proc/${e}/comm`, 'utf8').trim() !== 'berth-monitor') continue;
+      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(`${runtimeDir}/e-`)) out.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** The exec directories (`e-<first 16 hex digits of the exec id>`) in a runtime directory. */
+const execDirs = (runtimeDir: string): string[] => (existsSync(runtimeDir) ? readdirSync(runtimeDir).filter((n) => n.startsWith('e-')) : []);
+
+async function poll(what: string, fn: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe('exec launches started ahead', () => {
+  let d: TestBerthd;
+  before(async () => {
+    d = await TestBerthd.start('exec-launch');
+  });
+  after(async () => {
+    await d.cleanup();
+  });
+
+  async function running(name: string): Promise<{ id: string; runtime: string }> {
+    const r = await d.docker(['run', '-d', '--network', 'none', '--name', name, 'busybox', 'sleep', '600']);
+    assert.equal(r.code, 0, r.stderr);
+    const id = r.stdout.trim();
+    return { id, runtime: join(d.execRoot, 'c', id.slice(0, 16)) };
+  }
+
+  async function execEnd(execId: string): Promise<{ ExitCode: number | null; Pid: number }> {
+    for (let i = 0; i < 500; i++) {
+      const j = (await d.api('GET', `/exec/${execId}/json`)).json as { Running: boolean; ExitCode: number | null; Pid: number };
+      if (!j.Running && j.ExitCode !== null) return j;
+      await sleep(20);
+    }
+    throw new Error(`exec ${execId} did not end`);
+  }
+
+  /** Waits for the container's one spare and returns the exec id prefix its directory has. */
+  async function spare(runtime: string): Promise<string> {
+    await poll('a spare exec launch', () => execMonitors(runtime).length === 1 && execDirs(runtime).length === 1);
+    return execDirs(runtime)[0]!.slice(2);
+  }
+
+  test('after an exec the next one of the same shape takes the spare: its id, its directory, its output and status', async () => {
+    const c = await running('spare');
+    assert.deepEqual(execMonitors(c.runtime), [], 'no spare before the first exec');
+    const first = await d.docker(['exec', 'spare', 'sh', '-c', 'echo one; exit 3']);
+    assert.equal(first.code, 3, first.stderr);
+    assert.equal(first.stdout, 'one\n');
+    const prefix = await spare(c.runtime);
+    const [monitor] = execMonitors(c.runtime);
+
+    const created = await d.api('POST', '/containers/spare/exec', { Cmd: ['sh', '-c', 'echo two; exit 4'], AttachStdout: true, AttachStderr: true });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const execId = created.json.Id as string;
+    assert.ok(execId.startsWith(prefix), `the exec took the spare's id: ${execId} vs e-${prefix}`);
+    // the API's exec holds the spare: the CLI's exec meanwhile starts its own, and works
+    const other = await d.docker(['exec', 'spare', 'sh', '-c', 'echo other >&2; exit 5']);
+    assert.equal(other.code, 5);
+    assert.equal(other.stderr, 'other\n');
+    assert.ok(execMonitors(c.runtime).includes(monitor!), 'the claimed spare still waits for its start');
+    const start = await d.api('POST', `/exec/${execId}/start`, { Detach: true });
+    assert.equal(start.status, 200, JSON.stringify(start.json));
+    const inspect = await execEnd(execId);
+    assert.equal(inspect.ExitCode, 4);
+    assert.ok(inspect.Pid > 0);
+    await poll('the spare\'s monitor ended with its exec', () => !execMonitors(c.runtime).includes(monitor!));
+    await d.docker(['rm', '-f', 'spare']);
+  });
+
+  test('an exec of another shape (stdin, tty) does not take it: the spare is cancelled, the exec works', async () => {
+    const c = await running('shape');
+    await d.docker(['exec', 'shape', 'true']);
+    const prefix = await spare(c.runtime);
+    const [monitor] = execMonitors(c.runtime);
+    const piped = await d.docker(['exec', '-i', 'shape', 'cat'], { input: 'through stdin\n' });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stdout, 'through stdin\n');
+    await poll('the cancelled spare gone', () => !execMonitors(c.runtime).includes(monitor!) && !execDirs(c.runtime).includes(`e-${prefix}`));
+    // the spare now left is shaped like the last exec: stdin kept open
+    await spare(c.runtime);
+    const again = await d.docker(['exec', '-i', 'shape', 'cat'], { input: 'again\n' });
+    assert.equal(again.stdout, 'again\n');
+    await d.docker(['rm', '-f', 'shape']);
+    await poll('no exec monitor after the removal', () => execMonitors(c.runtime).length === 0);
+  });
+
+  test('a container restarted between exec create and start: the exec runs in the new run, the old launch is cancelled', async () => {
+    const c = await running('restarted');
+    await d.docker(['exec', 'restarted', 'true']);
+    await spare(c.runtime);
+    const oldPid = Number((await d.docker(['inspect', '-f', '{{.State.Pid}}', 'restarted'])).stdout.trim());
+    const created = await d.api('POST', '/containers/restarted/exec', { Cmd: ['sh', '-c', 'readlink /proc/self/ns/pid > /ns-seen'], AttachStdout: true, AttachStderr: true });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const execId = created.json.Id as string;
+    const restart = await d.docker(['restart', '-t', '0', 'restarted']);
+    assert.equal(restart.code, 0, restart.stderr);
+    await poll('the old run\'s launches gone', () => execMonitors(c.runtime).length === 0);
+    const pid = Number((await d.docker(['inspect', '-f', '{{.State.Pid}}', 'restarted'])).stdout.trim());
+    assert.notEqual(pid, oldPid);
+    const start = await d.api('POST', `/exec/${execId}/start`, { Detach: true });
+    assert.equal(start.status, 200, JSON.stringify(start.json));
+    assert.equal((await execEnd(execId)).ExitCode, 0);
+    // it ran in the new run's pid namespace
+    assert.equal(readFileSync(`/proc/${pid}/root/ns-seen`, 'utf8').trim(), readlinkSync(`/proc/${pid}/ns/pid`));
+    await d.docker(['rm', '-f', 'restarted']);
+  });
+
+  test('stopping the container cancels its spare; berthd killed with SIGKILL leaves none behind', async () => {
+    const c = await running('stops');
+    await d.docker(['exec', 'stops', 'true']);
+    await spare(c.runtime);
+    assert.equal((await d.docker(['stop', '-t', '0', 'stops'])).code, 0);
+    await poll('the spare gone with the container', () => execMonitors(c.runtime).length === 0 && execDirs(c.runtime).length === 0);
+
+    const k = await running('survives');
+    await d.docker(['exec', 'survives', 'true']);
+    await spare(k.runtime);
+    await d.kill9();
+    // berthd's end of the program pipe closed: berth-init reads a truncated program and ends
+    await poll('the spare gone with berthd', () => execMonitors(k.runtime).length === 0);
+    await d.startDaemon();
+    const after = await d.docker(['exec', 'survives', 'echo', 'still']);
+    assert.equal(after.code, 0, after.stderr);
+    assert.equal(after.stdout, 'still\n');
+    await d.docker(['rm', '-f', 'stops', 'survives']);
+  });
+});
