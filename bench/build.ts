@@ -167,7 +167,7 @@ export async function main(): Promise<void> {
     const postBuild = (socket: string, noCache: boolean): string[] => ['sh', '-c',
       `curl -sS --fail --unix-socket "$1" -H 'Expect:' -H 'Content-Type: application/x-tar' -X POST -T "$2" "http://d/build?q=1&networkmode=none&t=bench/build${noCache ? '&nocache=1' : ''}" | grep -q 'sha256:'`,
       'sh', socket, ctxTar];
-    berthd = await TestBerthd.start('bench-berthd');
+    berthd = await TestBerthd.start('bench-berthd', { logLevel: 'info' });
     // bin/berth as a user runs it (from the CLI's V8 start-up snapshot; `node bin/berth` would pass it over).
     const berthCli = [join(REPO_ROOT, 'bin', 'berth'), 'build', '-q', '-t', 'bench/build'];
     const tools: Tool[] = [{

@@ -83,7 +83,7 @@ function hyperfine(cmds: Command[], env: NodeJS.ProcessEnv): HyperfineResult[] {
 
 export async function main(): Promise<void> {
   if (spawnSync('hyperfine', ['--version']).status !== 0) throw new Error('hyperfine is missing: apt-get install -y hyperfine');
-  const d = await TestBerthd.start('bench-cli');
+  const d = await TestBerthd.start('bench-cli', { logLevel: 'info' });
   try {
     const env = { ...dockerEnv(d), HOME: d.dir };
     const cmds = commands();

@@ -111,7 +111,7 @@ export async function main(): Promise<void> {
         name: 'berthd',
         what: `docker pull → berthd (${overlay ? 'overlay' : 'vfs'}; a new berthd per run)`,
         prepare: async () => {
-          const b = await TestBerthd.start('bench-pull-berthd');
+          const b = await TestBerthd.start('bench-pull-berthd', { logLevel: 'info' });
           berthds.push(b);
           berthd = b;
         },

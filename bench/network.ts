@@ -160,7 +160,7 @@ const fmt = (x: number, unit: string): string => (unit === 'ms' ? `${x.toFixed(0
 
 export async function main(): Promise<void> {
   for (const bin of ['dockerd', 'podman']) if (spawnSync('which', [bin]).status !== 0) throw new Error(`${bin} is missing`);
-  const berth = await TestBerthd.start('bench-net');
+  const berth = await TestBerthd.start('bench-net', { logLevel: 'info' });
   const dir = await makeTempDir('bench-net-peers');
   const podDir = join(dir, 'podman');
   const dockDir = join(dir, 'dockerd');

@@ -35,6 +35,8 @@ export interface DockerOptions {
 export class TestBerthd {
   child: ChildProcess | undefined;
   private stoppedOnPurpose = false;
+  /** berthd's --log-level: debug for tests (step traces in the log); benches match dockerd's info. */
+  logLevel = 'debug';
   readonly dataRoot: string;
   readonly execRoot: string;
   readonly socket: string;
@@ -64,8 +66,9 @@ export class TestBerthd {
   }
 
   /** A temp dir with the busybox image (as busybox:latest) in its store; the daemon started. */
-  static async start(label = 'berthd'): Promise<TestBerthd> {
+  static async start(label = 'berthd', opts: { logLevel?: string } = {}): Promise<TestBerthd> {
     const d = await TestBerthd.prepare(label);
+    if (opts.logLevel) d.logLevel = opts.logLevel;
     await d.startDaemon();
     return d;
   }
@@ -102,7 +105,7 @@ export class TestBerthd {
     await new Promise((r) => log.once('open', r));
     this.child = spawn(
       process.execPath,
-      [BERTHD, '--data-root', this.dataRoot, '--exec-root', this.execRoot, '-H', `unix://${this.socket}`, '--pidfile', join(this.dir, 'berthd.pid'), '--log-level', 'debug',
+      [BERTHD, '--data-root', this.dataRoot, '--exec-root', this.execRoot, '-H', `unix://${this.socket}`, '--pidfile', join(this.dir, 'berthd.pid'), '--log-level', this.logLevel,
         '--bridge', this.network.bridge, '--nft-table', this.network.table, '--default-address-pool', `base=${this.network.pool},size=24`, '--ip-forward=false'],
       { stdio: ['ignore', log, log] },
     );
