@@ -199,7 +199,12 @@ interface ExecRecord {
   persist: boolean;
   /** The exec's record writes, one after the other (the last one holds its final state). */
   saved: Promise<void>;
+  /** Its program, compiled right after its creation when a launch waits for it (createExec). */
+  program?: { pid: number; key: string; bytes: Buffer } | undefined;
 }
+
+/** What an exec's program depends on besides its config: the console size it starts with. */
+const consoleKey = (size: readonly number[] | undefined): string => (size ? size.join('x') : '');
 
 const RUNNING: ContainerStatus[] = ['running', 'paused', 'restarting'];
 /** A restart policy that starts the container again when berthd comes back after a reboot. */
@@ -1848,7 +1853,8 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     if (!isRunning(c.rec)) throw conflict(`Container ${c.rec.id} is not running`);
     if (config.DetachKeys) parseDetachKeys(config.DetachKeys);
     const attaches = config.AttachStdin === true || config.AttachStdout === true || config.AttachStderr === true;
-    const id = (persist && attaches && this.launches.claim(c.rec.id, execShape(config))) || newContainerId();
+    const claimed = persist && attaches ? this.launches.claim(c.rec.id, execShape(config)) : undefined;
+    const id = claimed ?? newContainerId();
     this.execs.set(id, {
       id,
       containerId: c.rec.id,
@@ -1864,6 +1870,9 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       saved: Promise.resolve(),
     });
     this.emit(c.rec, `exec_create: ${config.Cmd.join(' ')}`, { execID: id });
+    // With a launch waiting, the start only sends the program: compile it now, once the
+    // answer is written, while the client sends the start.
+    if (claimed) setImmediate(() => this.precompileExec(id));
     return { Id: id };
   }
 
@@ -1938,6 +1947,18 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     return encodeInitProgram(ops);
   }
 
+  private precompileExec(id: string): void {
+    const ex = this.execs.get(id);
+    const c = ex && this.containers.get(ex.containerId);
+    if (!ex || !c || ex.started || c.rec.state.status !== 'running') return;
+    const size = ex.config.ConsoleSize ?? undefined;
+    try {
+      ex.program = { pid: c.rec.state.pid, key: consoleKey(size), bytes: this.execProgram(c, ex, size, ex.config.Tty ? join(ex.dir, 'console.sock') : undefined) };
+    } catch {
+      // compiled again at the start, which reports the error
+    }
+  }
+
   /** The parts of an exec's program that stay the same for the container's current run. */
   private execBase(c: Live): ExecBase {
     const spec = c.spec ?? this.specFor(c.rec, c.rec.rootfs);
@@ -2001,7 +2022,10 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       const l = await this.execLaunch(c, ex, attached, (step) => trace.mark(step));
       trace.mark('launch');
       try {
-        l.send(this.execProgram(c, ex, consoleSize, l.consoleSocket));
+        const pre = ex.program;
+        ex.program = undefined;
+        const fits = pre && pre.pid === rec.state.pid && pre.key === consoleKey(consoleSize);
+        l.send(fits ? pre.bytes : this.execProgram(c, ex, consoleSize, l.consoleSocket));
         trace.mark('compile');
       } catch (e) {
         await l.cancel(); // berth-init reads a truncated program and ends; its monitor too

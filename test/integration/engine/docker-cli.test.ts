@@ -192,10 +192,10 @@ describe('docker CLI against berthd: containers', { skip }, () => {
     await d.docker(['rm', '-f', 'pu2']);
   });
 
-  /** The docker CLI in a pty of 30 × 100 (script(1)); its output. */
-  const inPty = (args: string): Promise<{ code: number | null; stdout: string }> =>
+  /** The docker CLI in a pty of 30 × 100, or `size` (script(1)); its output. */
+  const inPty = (args: string, size = { rows: 30, cols: 100 }): Promise<{ code: number | null; stdout: string }> =>
     new Promise((resolve) => {
-      const child = spawn('script', ['-qfec', `stty rows 30 cols 100; ${DOCKER} ${args}`, '/dev/null'], { env: dockerEnv(d), stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn('script', ['-qfec', `stty rows ${size.rows} cols ${size.cols}; ${DOCKER} ${args}`, '/dev/null'], { env: dockerEnv(d), stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
       const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
@@ -220,6 +220,12 @@ describe('docker CLI against berthd: containers', { skip }, () => {
     assert.match(out.stdout, /\/dev\/pts\/\d+\r\n/);
     assert.match(out.stdout, /30 100\r\n/);
     assert.match(out.stdout, /done\r\n/);
+    // the next one takes the launch the first left (docs/monitor.md), its program compiled at
+    // creation: with this terminal's size
+    const again = await inPty(`exec -it ex-tty sh -c 'tty; stty size; exit 5'`, { rows: 41, cols: 123 });
+    assert.equal(again.code, 5, again.stdout);
+    assert.match(again.stdout, /\/dev\/pts\/\d+\r\n/);
+    assert.match(again.stdout, /41 123\r\n/);
     await d.docker(['rm', '-f', 'ex-tty']);
   });
 
