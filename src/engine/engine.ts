@@ -10,6 +10,7 @@ import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises
 import { constants as osConstants, cpus, hostname as hostHostname, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type {
   ArchivePutOptions,
@@ -141,11 +142,12 @@ function deferredProgram(): Deferred<Buffer> & { reject: (e: unknown) => void } 
 const execShape = (config: ExecCreateRequest): LaunchShape => ({ tty: config.Tty === true, stdin: config.AttachStdin === true });
 
 /**
- * How long after an exec's end its container's spare launch is started: after the client's
- * last request (`docker exec` asks for the exit code right after the stream's end), so that
- * the spare's processes do not compete with it for the CPU.
+ * How long the work after an exec's end (its record, its directory, the container's next
+ * spare launch) waits: `docker exec` asks for the exit code right after the stream's end,
+ * and that answer should not wait for it, nor the two new processes compete with it for
+ * the CPU.
  */
-const SPARE_LAUNCH_DELAY_MS = 10;
+const EXEC_AFTERMATH_MS = 10;
 
 interface Waiter {
   condition: WaitCondition;
@@ -1999,7 +2001,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         (launch) => this.launches.addSpare(rec.id, execId, launch, pid, shape),
         (e: unknown) => this.log('debug', `spare exec launch for ${rec.id.slice(0, 12)}: ${errorMessage(e)}`),
       );
-    }, SPARE_LAUNCH_DELAY_MS);
+    }, EXEC_AFTERMATH_MS);
     timer.unref();
   }
 
@@ -2095,25 +2097,32 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   }
 
   /** Queues a write of the exec's record as it is now, after the writes queued before it. */
-  private saveExec(ex: ExecRecord): Promise<void> {
+  private saveExec(ex: ExecRecord, afterMs = 0): Promise<void> {
     if (!ex.persist) return ex.saved;
     const s: StoredExec = { id: ex.id, containerId: ex.containerId, config: ex.config, running: ex.running, exitCode: ex.exitCode, pid: ex.pid, monitorPid: ex.monitorPid, dir: ex.dir };
-    ex.saved = ex.saved.then(() => this.execStore.save(s)).catch((e: unknown) => this.log('warn', `save exec ${ex.id}: ${errorMessage(e)}`));
+    const before = afterMs > 0 ? ex.saved.then(() => sleep(afterMs)) : ex.saved;
+    ex.saved = before.then(() => this.execStore.save(s)).catch((e: unknown) => this.log('warn', `save exec ${ex.id}: ${errorMessage(e)}`));
     return ex.saved;
   }
 
+  /**
+   * An exec's end seen by its exit file. Its client asks for the exit code right after the
+   * stream's end: that is known at once, and the record, the directory and the next spare
+   * launch come a moment later, so as not to hold that answer up. The exit file stays until
+   * the record has the code, which a berthd killed meanwhile reads at its restart.
+   */
   private watchExecExit(rec: ContainerRecord, ex: ExecRecord): void {
-    void exitFileIn(ex.dir).then((st) => this.execExited(rec, ex, st.exitCode));
+    void exitFileIn(ex.dir).then((st) => this.execExited(rec, ex, st.exitCode, EXEC_AFTERMATH_MS));
   }
 
-  private async execExited(rec: ContainerRecord, ex: ExecRecord, exitCode: number): Promise<void> {
+  private async execExited(rec: ContainerRecord, ex: ExecRecord, exitCode: number, afterMs = 0): Promise<void> {
     if (!ex.running) return;
     ex.exitCode = exitCode;
     ex.running = false;
     ex.done.resolve();
-    this.spareLaunchAfter(rec, ex);
     this.emit(rec, 'exec_die', { execID: ex.id, exitCode: String(exitCode) });
-    await this.saveExec(ex);
+    this.spareLaunchAfter(rec, ex);
+    await this.saveExec(ex, afterMs);
     await rm(ex.dir, { recursive: true, force: true }).catch(() => undefined);
   }
 

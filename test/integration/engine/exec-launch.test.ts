@@ -29,13 +29,15 @@ function execMonitors(runtimeDir: string): number[] {
 /** The exec directories (`e-<first 16 hex digits of the exec id>`) in a runtime directory. */
 const execDirs = (runtimeDir: string): string[] => (existsSync(runtimeDir) ? readdirSync(runtimeDir).filter((n) => n.startsWith('e-')) : []);
 
-async function poll(what: string, fn: () => boolean, ms = 10_000): Promise<void> {
+async function poll(what: string, fn: () => boolean, state: () => unknown = () => '', ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(state())}`);
     await sleep(20);
   }
 }
+
+const seen = (runtime: string) => (): unknown => ({ monitors: execMonitors(runtime), dirs: execDirs(runtime) });
 
 describe('exec launches started ahead', () => {
   let d: TestBerthd;
@@ -64,7 +66,7 @@ describe('exec launches started ahead', () => {
 
   /** Waits for the container's one spare and returns the exec id prefix its directory has. */
   async function spare(runtime: string): Promise<string> {
-    await poll('a spare exec launch', () => execMonitors(runtime).length === 1 && execDirs(runtime).length === 1);
+    await poll('a spare exec launch', () => execMonitors(runtime).length === 1 && execDirs(runtime).length === 1, seen(runtime));
     return execDirs(runtime)[0]!.slice(2);
   }
 
@@ -85,7 +87,7 @@ describe('exec launches started ahead', () => {
     const other = await d.docker(['exec', 'spare', 'sh', '-c', 'echo other >&2; exit 5']);
     assert.equal(other.code, 5);
     assert.equal(other.stderr, 'other\n');
-    assert.ok(execMonitors(c.runtime).includes(monitor!), 'the claimed spare still waits for its start');
+    assert.ok(execMonitors(c.runtime).includes(monitor!), `the claimed spare still waits for its start: ${monitor} in ${JSON.stringify(seen(c.runtime)())}`);
     const start = await d.api('POST', `/exec/${execId}/start`, { Detach: true });
     assert.equal(start.status, 200, JSON.stringify(start.json));
     const inspect = await execEnd(execId);
