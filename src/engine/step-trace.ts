@@ -3,8 +3,6 @@
 // time, measured in the daemon itself (docs/benchmarks.md, "Daemon"). Off, it costs a
 // property read per step.
 
-import { performance } from 'node:perf_hooks';
-
 const ENABLED = process.env.BERTH_TRACE === '1';
 
 export class StepTrace {

@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { BerthError, type ErrorKind } from '../errors.js';
 import type { ContentStore } from './content/store.js';
 import type { WriteWatcher } from './fetch-blob.js';
@@ -89,7 +89,9 @@ export class DownloadThread {
     if (this.worker) return this.worker;
     const { credentials, ...registry } = this.registry.options;
     const data: FetchThreadData = { dataRoot: this.content.dataRoot, registry, hasCredentials: credentials !== undefined, ref: this.ref, attempts: this.attempts };
-    const w = new Worker(new URL('./blob-fetch-worker.js', import.meta.url), { workerData: data });
+    // worker_threads loaded with the first thread, not with the module (berthd's RSS at rest)
+    const { Worker: WorkerThread } = process.getBuiltinModule('node:worker_threads');
+    const w = new WorkerThread(new URL('./blob-fetch-worker.js', import.meta.url), { workerData: data });
     w.on('message', (m: FromFetchThread) => this.receive(m));
     const die = (e: Error): void => {
       this.dead ??= e;

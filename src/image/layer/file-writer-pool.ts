@@ -12,7 +12,7 @@
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
 export interface WriteJob {
   /** Absolute path, every parent a real directory of the snapshot. */
@@ -92,8 +92,11 @@ export class FileWriterPool {
   }
 
   private constructor(url: URL, n: number) {
+    // Loaded with the first pool, not with the module: berthd imports this one at start and
+    // may never unpack a big layer (half a MiB of RSS at rest).
+    const { Worker: WorkerThread } = process.getBuiltinModule('node:worker_threads');
     for (let i = 0; i < n; i++) {
-      const worker = new Worker(url);
+      const worker = new WorkerThread(url);
       const slot: Slot = { worker, pending: 0 };
       worker.unref(); // referenced only while it has work: an idle pool never keeps a process alive
       worker.on('message', (r: WriteReply) => this.answered(r));
