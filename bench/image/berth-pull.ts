@@ -3,6 +3,8 @@
 // unpacking into overlay snapshots (vfs when overlay is unavailable) as layers download.
 //   node dist/bench/image/berth-pull.js <ref> <root> [overlay|vfs] [thread]
 // `thread`: the layers download on a worker thread (PullOptions.downloadThread).
+// The layers are committed unsynced, as berthd's pull commits them (it syncs them right
+// after its answer; this process leaves that to the next one that opens the store).
 
 import { ContentStore } from '../../src/image/content/store.js';
 import { pullImage } from '../../src/image/pull.js';
@@ -16,5 +18,5 @@ if (!ref || !root) {
   process.exit(2);
 }
 const snapshotter = driver === 'vfs' ? new VfsSnapshotter(root) : new OverlaySnapshotter(root);
-const pulled = await pullImage(new RegistryClient(), new ContentStore(root), parseNormalizedReference(ref), { unpack: { snapshotter }, downloadThread: mode === 'thread' });
+const pulled = await pullImage(new RegistryClient(), new ContentStore(root), parseNormalizedReference(ref), { unpack: { snapshotter, durable: false }, downloadThread: mode === 'thread' });
 process.stdout.write(`${JSON.stringify({ driver: snapshotter.driver, chainId: pulled.chainId })}\n`);

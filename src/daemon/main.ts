@@ -124,6 +124,7 @@ export async function main(argv: string[]): Promise<void> {
       insecureRegistries: config.insecureRegistries,
       containersUsingImage: (id) => engine?.containersUsing(id) ?? [],
       isContainerRunning: (id) => engine?.isRunning(id) ?? false,
+      log,
     });
     network = await startNetworking(config, log);
     const builds = await wireBuildsAndVolumes(config.dataRoot, config.execRoot, images);

@@ -632,6 +632,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     this.closed = true;
     this.spawner.close();
     await this.launches.close();
+    await this.images.flush?.().catch((e: unknown) => this.log('warn', `sync pulled layers: ${errorMessage(e)}`));
     await Promise.allSettled([...this.removals]);
     const parentRel = this.opts.cgroupParent.replace(/^\//, '');
     for (const hier of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {

@@ -26,7 +26,12 @@ export interface PullOptions {
    * hashed and extracted while its bytes arrive (following the ingest file), in order;
    * its snapshot is committed only once the blob's digest and the diff ID are verified.
    */
-  unpack?: { snapshotter: Snapshotter };
+  /**
+   * Unpack into the snapshotter as the layers download. `durable: false`: the snapshots are
+   * committed without a sync; the caller flushes the snapshotter afterwards (the blobs are
+   * durable, so a snapshot a crash loses is made again: unpack.ts, recoverUnflushed).
+   */
+  unpack?: { snapshotter: Snapshotter; durable?: boolean };
   /**
    * With `unpack`: download the layers on a worker thread (download-thread.ts) instead of
    * this one. Off by default: on a loaded 2-CPU machine it measured slower (see
@@ -145,6 +150,7 @@ async function pullLayers(registry: RegistryClient, content: ContentStore, ref: 
   const downloaded = (digest: string): Promise<void> => downloads.get(digest) ?? started.then(() => downloads.get(digest));
   const unpacking = unpackLayers(content, opts.unpack.snapshotter, manifest.layers, imageConfig.rootfs.diff_ids, {
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.unpack.durable === false ? { durable: false } : {}),
     source: async (layer) => ({ stream: followers.get(layer.digest)!.stream(), done: downloaded(layer.digest) }),
   });
   // Downloads are let finish (or fail) before the thread stops, whatever the unpack did:

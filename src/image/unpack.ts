@@ -20,8 +20,10 @@ export function chainIds(diffIds: string[]): string[] {
   return out;
 }
 
-/** Label of a committed layer snapshot: its unpacked size (ApplyResult.unpackedSize). */
+/** Labels of a committed layer snapshot: its unpacked size (ApplyResult.unpackedSize), its blob, its diff ID. */
 export const LAYER_SIZE_LABEL = 'berth.layer.size';
+export const LAYER_DIGEST_LABEL = 'berth.layer.digest';
+export const LAYER_DIFFID_LABEL = 'berth.layer.diffid';
 
 export interface UnpackOptions {
   onProgress?: ProgressListener;
@@ -31,6 +33,8 @@ export interface UnpackOptions {
    * from the source fails, the layer is applied again from the stored blob.
    */
   source?: (layer: Descriptor) => Promise<{ stream: Readable; done: Promise<void> }>;
+  /** false: commit without a sync (Snapshotter CommitOptions); the caller flushes later. */
+  durable?: boolean;
 }
 
 /** Unpacks layers (with their diff IDs from the config); returns the top chain ID. */
@@ -47,7 +51,7 @@ export async function unpackLayers(content: ContentStore, snapshotter: Snapshott
     });
     if (!exists) {
       const key = `extract-${randomBytes(6).toString('hex')} ${chain}`;
-      await snapshotter.prepare(key, parent, { 'berth.layer.digest': layer.digest });
+      await snapshotter.prepare(key, parent, { [LAYER_DIGEST_LABEL]: layer.digest });
       try {
         let dir = await snapshotter.applyDir(key);
         opts.onProgress?.(progressEvent(layer.digest, 'extracting', 0, layer.size));
@@ -69,14 +73,14 @@ export async function unpackLayers(content: ContentStore, snapshotter: Snapshott
             // The blob is good but following it failed (a download restarted from zero, say):
             // start the layer over from the stored blob.
             await snapshotter.remove(key);
-            await snapshotter.prepare(key, parent, { 'berth.layer.digest': layer.digest });
+            await snapshotter.prepare(key, parent, { [LAYER_DIGEST_LABEL]: layer.digest });
             dir = await snapshotter.applyDir(key);
             applied = await applyFrom(await content.openRead(layer.digest));
           }
         } else {
           applied = await applyFrom(await content.openRead(layer.digest));
         }
-        await snapshotter.commit(chain, key, { 'berth.layer.digest': layer.digest, 'berth.layer.diffid': diffIds[i]!, [LAYER_SIZE_LABEL]: String(applied.unpackedSize) });
+        await snapshotter.commit(chain, key, { [LAYER_DIGEST_LABEL]: layer.digest, [LAYER_DIFFID_LABEL]: diffIds[i]!, [LAYER_SIZE_LABEL]: String(applied.unpackedSize) }, { durable: opts.durable !== false });
       } catch (e) {
         await snapshotter.remove(key).catch(() => undefined);
         // Another unpack may have committed the same chain meanwhile: that is fine.
@@ -87,4 +91,27 @@ export async function unpackLayers(content: ContentStore, snapshotter: Snapshott
     parent = chain;
   }
   return parent!;
+}
+
+/**
+ * Makes again the layer snapshots a crash may have lost: those committed without a sync
+ * (`durable: false`) before this boot, from their blobs, verified against their diff IDs;
+ * then syncs every unsynced one. A snapshot whose blob is gone, or that is not a layer, is
+ * removed when nothing is on top of it, and reported (`onLost`) either way.
+ */
+export async function recoverUnflushed(content: ContentStore, snapshotter: Snapshotter, onLost: (name: string, why: string) => void = () => undefined): Promise<void> {
+  for (const s of await snapshotter.unflushed()) {
+    if (!s.stale) continue;
+    const digest = s.labels[LAYER_DIGEST_LABEL];
+    const diffId = s.labels[LAYER_DIFFID_LABEL];
+    if (!digest || !diffId || !(await content.has(digest))) {
+      onLost(s.name, digest ? `its blob ${digest} is gone` : 'it is not a layer');
+      await snapshotter.remove(s.name).catch(() => undefined);
+      continue;
+    }
+    const dir = await snapshotter.redoDir(s.name);
+    await applyLayer(dir, await content.openRead(digest), { mode: snapshotter.driver, diffId });
+    await snapshotter.redone(s.name);
+  }
+  await snapshotter.flush();
 }

@@ -15,7 +15,7 @@ import { filterBool, validateFilters } from '../../api/body.js';
 import type { ImageImportOptions, ImageListOptions, ImagePullOptions, ImagePushOptions, ProgressSink, ImageBackend, SystemBackend } from '../../api/backend.js';
 import type { ImageDeleteItem, ImageHistoryItem, ImageInspect, ImagePruneReport, ImageSearchResult, ImageSummary } from '../../api/types/image.js';
 import type { AuthConfig, AuthResponse } from '../../api/types/system.js';
-import { BerthError, conflict, invalidParameter, isBerthError, notFound, notImplemented } from '../../errors.js';
+import { BerthError, conflict, errorMessage, invalidParameter, isBerthError, notFound, notImplemented } from '../../errors.js';
 import { ContentStore } from '../../image/content/store.js';
 import { isIndexMediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from '../../image/media-types.js';
 import { parsePlatform } from '../../image/platform.js';
@@ -24,7 +24,7 @@ import type { RegistryClient } from '../../image/registry/client.js';
 import { dockerConfigCredentials, type CredentialLookup } from '../../image/registry/credentials.js';
 import { BaseSnapshotter, defaultSnapshotter, OverlaySnapshotter, VfsSnapshotter, type Snapshotter } from '../../image/snapshot/snapshotter.js';
 import { ImageStore, type ImageRecord, type ResolvedImage } from '../../image/store.js';
-import { chainIds } from '../../image/unpack.js';
+import { chainIds, recoverUnflushed } from '../../image/unpack.js';
 import { MediaType } from '../../image/media-types.js';
 import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
@@ -69,6 +69,8 @@ export interface ImageService {
   exportRootfs(containerId: string): Promise<Readable>;
   /** A new image from the container's layer (docker commit). */
   commitContainer(opts: CommitOptions): Promise<{ id: string }>;
+  /** Syncs what pulls left unsynced (at shutdown: the snapshots are then durable). */
+  flush?(): Promise<void>;
 }
 
 export interface EngineImagesOptions {
@@ -85,6 +87,8 @@ export interface EngineImagesOptions {
   isContainerRunning?: (containerId: string) => boolean;
   /** Force a snapshotter instead of probing overlayfs. */
   snapshotter?: 'overlay' | 'vfs';
+  /** Where a layer snapshot remade or lost after a crash is reported. */
+  log?: (level: 'warn' | 'info', message: string) => void;
 }
 
 export interface CommitOptions {
@@ -193,6 +197,8 @@ export class EngineImagesService implements EngineImages {
         if (s.kind === 'active' && s.name.startsWith('extract-')) await snapshotter.remove(s.name).catch(() => undefined);
       }
       if (snapshotter instanceof BaseSnapshotter) await snapshotter.cleanup();
+      // Layers a pull committed unsynced before a crash of the machine: made again from their blobs.
+      await recoverUnflushed(content, snapshotter, (name, why) => this.opts.log?.('warn', `layer snapshot ${name} was lost in a crash and ${why}: removed`));
       this.driverInUse = snapshotter.driver;
       const store = new ImageStore(root, content, snapshotter);
       const rootfs = new RootfsManager(root, content, store, snapshotter);
@@ -203,6 +209,24 @@ export class EngineImagesService implements EngineImages {
       throw e;
     });
     return this.parts;
+  }
+
+  private flushing: Promise<void> | undefined;
+
+  /** Syncs the snapshots pulls committed unsynced, after the current call has answered. */
+  private flushSoon(snapshotter: Snapshotter): void {
+    const f = new Promise<void>((r) => setImmediate(r))
+      .then(() => snapshotter.flush())
+      .catch((e: unknown) => this.opts.log?.('warn', `sync pulled layers: ${errorMessage(e)}`))
+      .finally(() => {
+        if (this.flushing === f) this.flushing = undefined;
+      });
+    this.flushing = f;
+  }
+
+  async flush(): Promise<void> {
+    await this.flushing;
+    if (this.parts) await (await this.parts).snapshotter.flush();
   }
 
   /** Opens the stores (done by the first call anyway). */
@@ -416,23 +440,29 @@ export class EngineImagesService implements EngineImages {
     const aborted = (): void => {
       if (opts.signal.aborted) throw new BerthError('Unavailable', `pull of ${familiarString(ref)} cancelled: the client went away`);
     };
-    await this.guard.shared(async () => {
-      let pulled;
-      try {
-        // Layers are extracted while they download; their snapshots are committed once verified.
-        pulled = await pullImage(registry, content, ref, {
-          onProgress: (e) => (e.status === 'extracting' || e.status === 'done' ? shaper.extract(e) : shaper.download(e)),
-          unpack: { snapshotter },
-          ...(platform ? { platform } : {}),
-        });
-      } catch (e) {
-        throw translatePullError(e, ref);
-      }
-      aborted();
-      const before = (await store.records()).find((r) => r.name === name);
-      await store.put(name, pulled.target);
-      shaper.finish(pulled.target.digest, familiarString(ref), before?.target.digest !== pulled.target.digest);
-    });
+    try {
+      await this.guard.shared(async () => {
+        let pulled;
+        try {
+          // Layers are extracted while they download; their snapshots are committed once verified.
+          // Unsynced: the answer does not wait for the layers' writeback (flushed just after;
+          // a machine crash before that makes them again from the fsynced blobs, at the next start).
+          pulled = await pullImage(registry, content, ref, {
+            onProgress: (e) => (e.status === 'extracting' || e.status === 'done' ? shaper.extract(e) : shaper.download(e)),
+            unpack: { snapshotter, durable: false },
+            ...(platform ? { platform } : {}),
+          });
+        } catch (e) {
+          throw translatePullError(e, ref);
+        }
+        aborted();
+        const before = (await store.records()).find((r) => r.name === name);
+        await store.put(name, pulled.target);
+        shaper.finish(pulled.target.digest, familiarString(ref), before?.target.digest !== pulled.target.digest);
+      });
+    } finally {
+      this.flushSoon(snapshotter);
+    }
   }
 
   // --- push ---------------------------------------------------------------------------------

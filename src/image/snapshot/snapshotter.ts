@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -15,7 +16,12 @@ import { syncFilesystem } from '../../sys/sync-fs.js';
 //   <root>/snapshots/<id>/fs          the snapshot's own files (overlay: its upper dir)
 //   <root>/snapshots/<id>/work        overlay work dir of an active snapshot
 // The snapshotter only describes mounts; mounting them is the caller's business. Commit
-// flushes the filesystem (one syncfs) before recording the snapshot as committed.
+// flushes the filesystem (one syncfs) before recording the snapshot as committed, unless the
+// caller can make the files again from a durable source (a pull: the layer blob is fsynced
+// in the content store) and asks for `durable: false`: the record is then marked with this
+// boot's id until flush() has synced it. A mark left from an earlier boot means the files may
+// be lost or torn; unflushed() lists it as stale and redoDir()/redone() let the caller apply
+// the layer again (image/unpack.ts: recoverUnflushed).
 // The metadata is read once, at the first call, and kept in memory: this process is its
 // only writer (one snapshotter per data root), and every change is written to disk before
 // it replaces the in-memory copy, so what a call answers is always what the file holds.
@@ -43,6 +49,22 @@ export interface Usage {
   inodes: number;
 }
 
+export interface CommitOptions {
+  /**
+   * false: record the snapshot before its files are known to be on disk (overlay only; vfs
+   * snapshots are copied by their children, so they are always synced). flush() syncs later.
+   */
+  durable?: boolean;
+}
+
+/** A committed snapshot whose files have not been synced since it was made. */
+export interface UnflushedSnapshot {
+  name: string;
+  labels: Record<string, string>;
+  /** Made before this boot: its files may be lost or torn, and must be made again. */
+  stale: boolean;
+}
+
 export interface Snapshotter {
   readonly driver: 'overlay' | 'vfs';
   /** A writable snapshot on top of `parent` (a committed snapshot). */
@@ -50,7 +72,14 @@ export interface Snapshotter {
   /** A read-only snapshot of `parent`. */
   view(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]>;
   /** Makes active snapshot `key` the committed snapshot `name`. */
-  commit(name: string, key: string, labels?: Record<string, string>): Promise<void>;
+  commit(name: string, key: string, labels?: Record<string, string>, opts?: CommitOptions): Promise<void>;
+  /** Syncs the snapshots committed with `durable: false` in this boot, and records them as synced. */
+  flush(): Promise<void>;
+  unflushed(): Promise<UnflushedSnapshot[]>;
+  /** Empties a stale committed snapshot's files so that they can be made again; their dir. */
+  redoDir(name: string): Promise<string>;
+  /** The files of `name` made again in this boot: flush() may now record them as synced. */
+  redone(name: string): Promise<void>;
   /** Removes a snapshot that has no children. */
   remove(key: string): Promise<void>;
   mounts(key: string): Promise<Mount[]>;
@@ -64,6 +93,15 @@ export interface Snapshotter {
 
 interface Record_ extends SnapshotInfo {
   id: string;
+  /** The boot id of the commit when its files were not synced (CommitOptions.durable false). */
+  unflushed?: string;
+}
+
+let bootIdCache: string | undefined;
+/** This boot's id: a mark with another one was made before the machine last started. */
+function bootId(): string {
+  bootIdCache ??= readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  return bootIdCache;
 }
 
 interface MetadataFile {
@@ -176,19 +214,67 @@ export abstract class BaseSnapshotter implements Snapshotter {
     return this.create('view', key, parent, labels);
   }
 
-  async commit(name: string, key: string, labels?: Record<string, string>): Promise<void> {
+  async commit(name: string, key: string, labels?: Record<string, string>, opts: CommitOptions = {}): Promise<void> {
     validKey(name);
+    const deferred = opts.durable === false && this.driver === 'overlay';
     // The files reach the disk before the record says "committed" (as containerd's
     // sync_fs option does it): a crash never leaves a committed layer with empty files.
     // Outside the lock: flushing a big layer must not hold up other snapshot calls.
     const id = await this.exclusive(async (meta) => this.get(meta, key).id);
-    await syncFilesystem(this.fsDir(id));
+    if (!deferred) await syncFilesystem(this.fsDir(id));
     return this.exclusive(async (meta) => {
       const r = this.get(meta, key);
       if (r.kind !== 'active') throw invalidParameter(`snapshot "${key}" is not active (it is ${r.kind})`);
       if (meta.snapshots[name]) throw conflict(`snapshot "${name}" already exists`);
       await rm(this.workDir(r.id), { recursive: true, force: true });
-      await this.save({ [key]: undefined, [name]: { ...r, name, kind: 'committed', labels: labels ?? r.labels, created: new Date().toISOString() } });
+      const committed: Record_ = { ...r, name, kind: 'committed', labels: labels ?? r.labels, created: new Date().toISOString() };
+      if (deferred) committed.unflushed = bootId();
+      await this.save({ [key]: undefined, [name]: committed });
+    });
+  }
+
+  async flush(): Promise<void> {
+    const boot = bootId();
+    const pending = await this.exclusive(async (meta) => Object.values(meta.snapshots).filter((r) => r.unflushed === boot).map((r) => r.name));
+    if (pending.length === 0) return;
+    await syncFilesystem(this.root);
+    await this.exclusive(async (meta) => {
+      const changes: Record<string, Record_> = {};
+      for (const name of pending) {
+        const r = meta.snapshots[name];
+        if (r?.unflushed !== boot) continue;
+        const { unflushed: _u, ...synced } = r;
+        changes[name] = synced;
+      }
+      if (Object.keys(changes).length > 0) await this.save(changes);
+    });
+  }
+
+  async unflushed(): Promise<UnflushedSnapshot[]> {
+    const boot = bootId();
+    return this.exclusive(async (meta) =>
+      Object.values(meta.snapshots)
+        .filter((r) => r.kind === 'committed' && r.unflushed !== undefined)
+        .map((r) => ({ name: r.name, labels: r.labels, stale: r.unflushed !== boot })),
+    );
+  }
+
+  async redoDir(name: string): Promise<string> {
+    return this.exclusive(async (meta) => {
+      const r = this.get(meta, name);
+      if (r.kind !== 'committed' || r.unflushed === undefined || r.unflushed === bootId()) throw invalidParameter(`snapshot "${name}" is not a stale unflushed snapshot`);
+      const dir = this.fsDir(r.id);
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true, mode: 0o755 });
+      return dir;
+    });
+  }
+
+  async redone(name: string): Promise<void> {
+    return this.exclusive(async (meta) => {
+      const r = this.get(meta, name);
+      if (r.unflushed === undefined) return;
+      await this.save({ [name]: { ...r, unflushed: bootId() } });
     });
   }
 
@@ -212,13 +298,13 @@ export abstract class BaseSnapshotter implements Snapshotter {
 
   async stat(key: string): Promise<SnapshotInfo> {
     return this.exclusive(async (meta) => {
-      const { id: _id, ...info } = this.get(meta, key);
+      const { id: _id, unflushed: _u, ...info } = this.get(meta, key);
       return info;
     });
   }
 
   async list(): Promise<SnapshotInfo[]> {
-    return this.exclusive(async (meta) => Object.values(meta.snapshots).map(({ id: _id, ...info }) => info));
+    return this.exclusive(async (meta) => Object.values(meta.snapshots).map(({ id: _id, unflushed: _u, ...info }) => info));
   }
 
   async usage(key: string): Promise<Usage> {

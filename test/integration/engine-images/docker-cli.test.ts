@@ -4,6 +4,8 @@
 // import, an unknown image, a docker.io mirror, and login.
 
 import { describe, test, before, after } from 'node:test';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { call } from '../api/api-harness.js';
 import { parseJsonMessages } from '../../../src/api/json-stream.js';
@@ -81,6 +83,14 @@ describe('docker CLI: images through berthd’s image service', { skip }, () => 
     assert.match(r.stdout, new RegExp(`^Digest: ${img.target.digest}$`, 'm'));
     assert.match(r.stdout, new RegExp(`^Status: Downloaded newer image for ${host}/busybox:latest$`, 'm'));
     assert.equal(r.stdout.trim().split('\n').at(-1), `${host}/busybox:latest`);
+    // Its layers were committed unsynced, and are synced right after the answer (no marks left).
+    const chains = chainIds(img.layers.map((l) => l.diffId));
+    const marked = async (): Promise<Record<string, string | undefined>> => {
+      const meta = JSON.parse(await readFile(join(d.dataRoot, 'snapshots', 'metadata.json'), 'utf8')) as { snapshots: Record<string, { unflushed?: string }> };
+      return Object.fromEntries(chains.map((c) => [c, meta.snapshots[c] ? meta.snapshots[c]!.unflushed ?? 'synced' : 'missing']));
+    };
+    for (let i = 0; i < 100 && Object.values(await marked()).some((m) => m !== 'synced'); i++) await new Promise((res) => setTimeout(res, 50));
+    assert.deepEqual(await marked(), Object.fromEntries(chains.map((c) => [c, 'synced'])));
 
     const again = await d.docker(['pull', `${host}/busybox:latest`]);
     assert.equal(again.code, 0, again.stderr);

@@ -203,3 +203,111 @@ test('overlaySupported probes this kernel', { skip: overlaySkip }, async () => {
     await removeTempDir(dir);
   }
 });
+
+describe('layers committed unsynced (a pull): flushed, and made again after a machine crash', { skip: overlaySkip }, () => {
+  const layersOf = (img: Awaited<ReturnType<typeof busyboxImage>>) => img.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.data.length }));
+  const marks = async (root: string): Promise<Record<string, string | undefined>> => {
+    const meta = JSON.parse(await readFile(join(root, 'snapshots', 'metadata.json'), 'utf8')) as { snapshots: Record<string, { unflushed?: string }> };
+    return Object.fromEntries(Object.entries(meta.snapshots).map(([k, v]) => [k, v.unflushed]));
+  };
+  /** Sets every mark to an earlier boot's id, as a crash of the machine would leave them. */
+  const fromEarlierBoot = async (root: string): Promise<void> => {
+    const path = join(root, 'snapshots', 'metadata.json');
+    const meta = JSON.parse(await readFile(path, 'utf8')) as { snapshots: Record<string, { unflushed?: string }> };
+    for (const r of Object.values(meta.snapshots)) if (r.unflushed) r.unflushed = 'an-earlier-boot';
+    await writeFile(path, JSON.stringify(meta));
+  };
+
+  test('durable: false marks the commit with this boot; flush syncs and clears it; vfs always syncs', async () => {
+    const dir = await makeTempDir('snap-unflushed');
+    try {
+      const content = new ContentStore(dir);
+      const img = await busyboxImage('oci');
+      await loadFixtureImage(img, content);
+      const sn = new OverlaySnapshotter(dir);
+      const diffIds = img.layers.map((l) => l.diffId);
+      const chains = chainIds(diffIds);
+      await unpackLayers(content, sn, layersOf(img), diffIds, { durable: false });
+      assert.deepEqual((await sn.unflushed()).map((u) => [u.name, u.stale]), chains.map((c) => [c, false]));
+      const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+      assert.deepEqual(await marks(dir), Object.fromEntries(chains.map((c) => [c, boot])));
+      assert.equal((await sn.stat(chains[0]!)).kind, 'committed', 'usable at once');
+      await sn.flush();
+      assert.deepEqual(await sn.unflushed(), []);
+      assert.deepEqual(await marks(dir), Object.fromEntries(chains.map((c) => [c, undefined])));
+
+      const vdir = join(dir, 'vfs');
+      const vfs = new VfsSnapshotter(vdir);
+      await unpackLayers(new ContentStore(dir), vfs, layersOf(img), diffIds, { durable: false });
+      assert.deepEqual(await vfs.unflushed(), []);
+    } finally {
+      await removeTempDir(dir);
+    }
+  });
+
+  test('a mark from an earlier boot: the files are made again from the blob, torn or lost ones included', async () => {
+    const dir = await makeTempDir('snap-recover');
+    try {
+      const content = new ContentStore(dir);
+      const img = await busyboxImage('oci');
+      await loadFixtureImage(img, content);
+      const diffIds = img.layers.map((l) => l.diffId);
+      const top = await unpackLayers(content, new OverlaySnapshotter(dir), layersOf(img), diffIds, { durable: false });
+      // what a crash of the machine can leave: torn and missing files under a committed record
+      const sn0 = new OverlaySnapshotter(dir);
+      const upper = async (name: string): Promise<string> => {
+        const m = await sn0.mounts(name);
+        const lower = m[0]!.type === 'bind' ? m[0]!.source : m[0]!.options[0]!.replace(/^lowerdir=/, '').split(':')[0]!;
+        return lower;
+      };
+      const topDir = await upper(top);
+      await writeFile(join(topDir, 'hello.txt'), '');
+      const baseDir = await upper(chainIds(diffIds)[0]!);
+      await rm(join(baseDir, 'bin', 'busybox'));
+      await fromEarlierBoot(dir);
+
+      const sn = new OverlaySnapshotter(dir);
+      assert.deepEqual((await sn.unflushed()).map((u) => u.stale), [true, true]);
+      const { recoverUnflushed } = await import('../../../src/image/unpack.js');
+      const lost: string[] = [];
+      await recoverUnflushed(content, sn, (name) => lost.push(name));
+      assert.deepEqual(lost, []);
+      assert.deepEqual(await sn.unflushed(), []);
+      assert.deepEqual(Object.values(await marks(dir)), [undefined, undefined]);
+      const mounts = await sn.prepare('after-crash', top);
+      const target = join(dir, 'mnt');
+      const umount = await mountAll(mounts, target);
+      try {
+        assert.equal(await readFile(join(target, 'hello.txt'), 'utf8'), 'hello from layer two\n');
+        assert.ok((await lstat(join(target, 'bin', 'busybox'))).isFile());
+      } finally {
+        await umount();
+      }
+    } finally {
+      await removeTempDir(dir);
+    }
+  });
+
+  test('a mark from an earlier boot whose blob is gone: the snapshot is removed and reported', async () => {
+    const dir = await makeTempDir('snap-lost');
+    try {
+      const content = new ContentStore(dir);
+      const img = await busyboxImage('oci');
+      await loadFixtureImage(img, content);
+      const diffIds = img.layers.map((l) => l.diffId);
+      const chains = chainIds(diffIds);
+      const sn0 = new OverlaySnapshotter(dir);
+      await unpackLayers(content, sn0, layersOf(img).slice(0, 1), diffIds.slice(0, 1), { durable: false });
+      await fromEarlierBoot(dir);
+      await content.delete(img.layers[0]!.digest);
+      const sn = new OverlaySnapshotter(dir);
+      const { recoverUnflushed } = await import('../../../src/image/unpack.js');
+      const lost: [string, string][] = [];
+      await recoverUnflushed(content, sn, (name, why) => lost.push([name, why]));
+      assert.deepEqual(lost, [[chains[0]!, `its blob ${img.layers[0]!.digest} is gone`]]);
+      assert.deepEqual(await sn.list(), []);
+    } finally {
+      await removeTempDir(dir);
+    }
+  });
+});
