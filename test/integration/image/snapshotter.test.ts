@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile, readdir, rename, rm, lstat, readlink } from
 import { join } from 'node:path';
 import { BaseSnapshotter, OverlaySnapshotter, VfsSnapshotter, overlaySupported, type Mount, type Snapshotter } from '../../../src/image/snapshot/snapshotter.js';
 import { ContentStore } from '../../../src/image/content/store.js';
-import { unpackLayers, chainIds } from '../../../src/image/unpack.js';
+import { unpackLayers, chainIds, recoverUnflushed } from '../../../src/image/unpack.js';
 import type { ProgressEvent } from '../../../src/image/progress.js';
 import { isBerthError } from '../../../src/errors.js';
 import { makeTempDir, removeTempDir } from '../../harness/tmp.js';
@@ -218,15 +218,24 @@ describe('layers committed unsynced (a pull): flushed, and made again after a ma
     await writeFile(path, JSON.stringify(meta));
   };
 
-  test('durable: false marks the commit with this boot; flush syncs and clears it; vfs always syncs', async () => {
-    const dir = await makeTempDir('snap-unflushed');
+  type Loaded = { dir: string; content: ContentStore; img: Awaited<ReturnType<typeof busyboxImage>>; diffIds: string[]; chains: string[] };
+  /** A temp data root with the busybox fixture's blobs in its content store, for `fn`. */
+  const withImage = async (label: string, fn: (l: Loaded) => Promise<void>): Promise<void> => {
+    const dir = await makeTempDir(label);
     try {
       const content = new ContentStore(dir);
       const img = await busyboxImage('oci');
       await loadFixtureImage(img, content);
-      const sn = new OverlaySnapshotter(dir);
       const diffIds = img.layers.map((l) => l.diffId);
-      const chains = chainIds(diffIds);
+      await fn({ dir, content, img, diffIds, chains: chainIds(diffIds) });
+    } finally {
+      await removeTempDir(dir);
+    }
+  };
+
+  test('durable: false marks the commit with this boot; flush syncs and clears it; vfs always syncs', () =>
+    withImage('snap-unflushed', async ({ dir, content, img, diffIds, chains }) => {
+      const sn = new OverlaySnapshotter(dir);
       await unpackLayers(content, sn, layersOf(img), diffIds, { durable: false });
       assert.deepEqual((await sn.unflushed()).map((u) => [u.name, u.stale]), chains.map((c) => [c, false]));
       const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
@@ -240,18 +249,10 @@ describe('layers committed unsynced (a pull): flushed, and made again after a ma
       const vfs = new VfsSnapshotter(vdir);
       await unpackLayers(new ContentStore(dir), vfs, layersOf(img), diffIds, { durable: false });
       assert.deepEqual(await vfs.unflushed(), []);
-    } finally {
-      await removeTempDir(dir);
-    }
-  });
+    }));
 
-  test('a mark from an earlier boot: the files are made again from the blob, torn or lost ones included', async () => {
-    const dir = await makeTempDir('snap-recover');
-    try {
-      const content = new ContentStore(dir);
-      const img = await busyboxImage('oci');
-      await loadFixtureImage(img, content);
-      const diffIds = img.layers.map((l) => l.diffId);
+  test('a mark from an earlier boot: the files are made again from the blob, torn or lost ones included', () =>
+    withImage('snap-recover', async ({ dir, content, img, diffIds, chains }) => {
       const top = await unpackLayers(content, new OverlaySnapshotter(dir), layersOf(img), diffIds, { durable: false });
       // what a crash of the machine can leave: torn and missing files under a committed record
       const sn0 = new OverlaySnapshotter(dir);
@@ -262,13 +263,12 @@ describe('layers committed unsynced (a pull): flushed, and made again after a ma
       };
       const topDir = await upper(top);
       await writeFile(join(topDir, 'hello.txt'), '');
-      const baseDir = await upper(chainIds(diffIds)[0]!);
+      const baseDir = await upper(chains[0]!);
       await rm(join(baseDir, 'bin', 'busybox'));
       await fromEarlierBoot(dir);
 
       const sn = new OverlaySnapshotter(dir);
       assert.deepEqual((await sn.unflushed()).map((u) => u.stale), [true, true]);
-      const { recoverUnflushed } = await import('../../../src/image/unpack.js');
       const lost: string[] = [];
       await recoverUnflushed(content, sn, (name) => lost.push(name));
       assert.deepEqual(lost, []);
@@ -283,31 +283,18 @@ describe('layers committed unsynced (a pull): flushed, and made again after a ma
       } finally {
         await umount();
       }
-    } finally {
-      await removeTempDir(dir);
-    }
-  });
+    }));
 
-  test('a mark from an earlier boot whose blob is gone: the snapshot is removed and reported', async () => {
-    const dir = await makeTempDir('snap-lost');
-    try {
-      const content = new ContentStore(dir);
-      const img = await busyboxImage('oci');
-      await loadFixtureImage(img, content);
-      const diffIds = img.layers.map((l) => l.diffId);
-      const chains = chainIds(diffIds);
+  test('a mark from an earlier boot whose blob is gone: the snapshot is removed and reported', () =>
+    withImage('snap-lost', async ({ dir, content, img, diffIds, chains }) => {
       const sn0 = new OverlaySnapshotter(dir);
       await unpackLayers(content, sn0, layersOf(img).slice(0, 1), diffIds.slice(0, 1), { durable: false });
       await fromEarlierBoot(dir);
       await content.delete(img.layers[0]!.digest);
       const sn = new OverlaySnapshotter(dir);
-      const { recoverUnflushed } = await import('../../../src/image/unpack.js');
       const lost: [string, string][] = [];
       await recoverUnflushed(content, sn, (name, why) => lost.push([name, why]));
       assert.deepEqual(lost, [[chains[0]!, `its blob ${img.layers[0]!.digest} is gone`]]);
       assert.deepEqual(await sn.list(), []);
-    } finally {
-      await removeTempDir(dir);
-    }
-  });
+    }));
 });

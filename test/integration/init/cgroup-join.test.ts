@@ -3,11 +3,11 @@
 // the child: nothing of the container runs on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { makeTempDir, removeTempDir } from '../../harness/tmp.js';
-import { CLONE_NEWCGROUP, CLONE_NEWPID, O, bytes, int, killAtSync, op, run, sh, skipUnlessRoot, str, waitGone } from './helpers.js';
+import { CLONE_NEWCGROUP, CLONE_NEWPID, O, bytes, int, killAtSync, op, CGROUP2, removeCgroupDir, run, sh, skipUnlessRoot, str, waitGone } from './helpers.js';
 
 /** A cgroup of our own in the pids hierarchy (v1), or the unified one on a v2 host. */
 function makeCgroup(): { dir: string; line: RegExp; remove: () => Promise<void> } {
@@ -18,18 +18,7 @@ function makeCgroup(): { dir: string; line: RegExp; remove: () => Promise<void> 
   return {
     dir,
     line: v1 ? /^\d+:pids:(.*)$/m : /^0::(.*)$/m,
-    remove: async () => {
-      // The container's process may still be exiting: EBUSY for a moment.
-      for (let i = 0; ; i++) {
-        try {
-          rmdirSync(dir);
-          return;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EBUSY' || i >= 100) throw e;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
-    },
+    remove: () => removeCgroupDir(dir), // the container's process may still be exiting
   };
 }
 
@@ -118,8 +107,6 @@ test('a child that fails while the parent moves it: its own error is the one rep
   }
 });
 
-/** The cgroup2 mount: the unified hierarchy of a hybrid host, or /sys/fs/cgroup on a pure v2 one. */
-const CGROUP2 = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => existsSync(join(d, 'cgroup.controllers')));
 
 test('CLONE_INTO_CGROUP: the child is born in a cgroup v2 directory; a missing one fails with its name', { skip: skipUnlessRoot || (CGROUP2 ? false : 'no cgroup2 mount') }, async () => {
   const name = `berth-test-into-${randomBytes(4).toString('hex')}`;
@@ -134,13 +121,6 @@ test('CLONE_INTO_CGROUP: the child is born in a cgroup v2 directory; a missing o
     assert.equal(missing.code, 1);
     assert.equal(missing.readyError?.message, `open cgroup \`${dir}-gone\`: No such file or directory`);
   } finally {
-    for (let i = 0; existsSync(dir); i++) {
-      try {
-        rmdirSync(dir);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EBUSY' || i >= 100) throw e;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    await removeCgroupDir(dir);
   }
 });

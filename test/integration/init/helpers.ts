@@ -1,6 +1,6 @@
 // Shared pieces of the berth-init integration tests: constants, a runner that collects
 // output, and the ops of a typical container setup.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { encodeInitProgram, makeDev, op, OpCode as O, int, intlist, str, strlist, bytes, type Op } from '../../../src/runtime/init-program.js';
 import { runInit, type InitHandle, type InitRunOptions } from '../../../src/runtime/init-runner.js';
@@ -147,3 +147,18 @@ export function rootfsOps(rootfs: string, opts: { pivot?: boolean; beforeRoot?: 
 }
 
 export { O, op, int, str, strlist, intlist, bytes, encodeInitProgram, makeDev };
+
+/** The cgroup2 mount: the unified hierarchy of a hybrid host, or /sys/fs/cgroup on a pure v2 one. */
+export const CGROUP2 = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => existsSync(`${d}/cgroup.controllers`));
+
+/** Removes a cgroup directory a test made, retrying while its last process is still exiting (EBUSY). */
+export async function removeCgroupDir(dir: string): Promise<void> {
+  for (let i = 0; existsSync(dir); i++) {
+    try {
+      rmdirSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EBUSY' || i >= 100) throw e;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}

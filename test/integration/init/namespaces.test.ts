@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readlinkSync, rmdirSync } from 'node:fs';
+import { mkdirSync, readlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { chmod } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { copyBusyboxRootfs } from '../../harness/fixtures.js';
 import { removeTempDir } from '../../harness/tmp.js';
 import {
-  ALL_NS, CLONE_NEWNS, CLONE_NEWUSER, MS_BIND, MS_NODEV, MS_NOSUID, MS_REC, MS_SLAVE, MS_RDONLY, MS_REMOUNT, O, bytes, cloneOps, int, op, rootfsOps, run, sh, skipUnlessRoot, str,
+  ALL_NS, CLONE_NEWNS, CLONE_NEWUSER, MS_BIND, MS_NODEV, MS_NOSUID, MS_REC, MS_SLAVE, MS_RDONLY, MS_REMOUNT, O, bytes, cloneOps, int, op, CGROUP2, removeCgroupDir, rootfsOps, run, sh, skipUnlessRoot, str,
 } from './helpers.js';
 
 test('CLONE into new pid, uts, ipc, net, mount and cgroup namespaces', { skip: skipUnlessRoot }, async () => {
@@ -85,7 +85,8 @@ test('a user namespace with maps written by the parent (CHILD_WRITE), read-only 
   }
 });
 
-test('SETNS_PID and a second CLONE enter a running container (the exec path)', { skip: skipUnlessRoot }, async () => {
+/** A running "container" (all namespaces, hostname `inside`) for `fn`, ended and removed after. */
+async function withRunningBox(fn: (pid: number) => Promise<void>): Promise<void> {
   const rootfs = await copyBusyboxRootfs();
   const { start } = await import('./helpers.js');
   const c = start([...cloneOps(ALL_NS), op(O.SETHOSTNAME, str('inside')), ...rootfsOps(rootfs), op(O.READY), sh('echo started; read x')], {
@@ -94,60 +95,48 @@ test('SETNS_PID and a second CLONE enter a running container (the exec path)', {
   try {
     const pid = await c.handle.pid;
     await c.handle.ready;
-    const flags = ALL_NS & ~0; // every namespace but the user one
+    await fn(pid);
+  } finally {
+    c.handle.child.stdin!.end('\n');
+    await c.result;
+    await removeTempDir(dirname(rootfs));
+  }
+}
+
+test('SETNS_PID and a second CLONE enter a running container (the exec path)', { skip: skipUnlessRoot }, async () => {
+  await withRunningBox(async (pid) => {
     const r = await run([
-      op(O.SETNS_PID, int(pid), int(flags)),
+      op(O.SETNS_PID, int(pid), int(ALL_NS)), // every namespace but the user one
       ...cloneOps(0),
       op(O.READY),
       sh('echo pid=$$; hostname; cat /proc/1/comm'),
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split('\n'), ['pid=2', 'inside', 'sh']);
-  } finally {
-    c.handle.child.stdin!.end('\n');
-    await c.result;
-    await removeTempDir(dirname(rootfs));
-  }
+  });
 });
 
-/** The cgroup2 mount: the unified hierarchy of a hybrid host, or /sys/fs/cgroup on a pure v2 one. */
-const CGROUP2 = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => existsSync(join(d, 'cgroup.controllers')));
 
 test('CLONE_INTO_CGROUP, SETNS_PID, CLONE: the directory is opened on the host, the process born in it inside the container (the exec path without a top process)', { skip: skipUnlessRoot || (CGROUP2 ? false : 'no cgroup2 mount') }, async () => {
-  const rootfs = await copyBusyboxRootfs();
   const name = `berth-test-into-${randomBytes(4).toString('hex')}`;
   const dir = join(CGROUP2!, name);
   mkdirSync(dir);
-  const { start } = await import('./helpers.js');
-  const c = start([...cloneOps(ALL_NS), op(O.SETHOSTNAME, str('inside')), ...rootfsOps(rootfs), op(O.READY), sh('echo started; read x')], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
   try {
-    const pid = await c.handle.pid;
-    await c.handle.ready;
-    const r = await run([
-      op(O.CLONE_INTO_CGROUP, str(dir)),
-      op(O.SETNS_PID, int(pid), int(ALL_NS)),
-      ...cloneOps(0),
-      op(O.READY),
-      sh('echo pid=$$; hostname; cat /proc/self/cgroup'),
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    const lines = r.stdout.trim().split('\n');
-    assert.deepEqual(lines.slice(0, 2), ['pid=2', 'inside']);
-    // the container has a cgroup namespace of its own: the path is shown from its root
-    assert.ok(lines.some((l) => l.startsWith('0::') && l.endsWith(`/${name}`)), r.stdout);
+    await withRunningBox(async (pid) => {
+      const r = await run([
+        op(O.CLONE_INTO_CGROUP, str(dir)),
+        op(O.SETNS_PID, int(pid), int(ALL_NS)),
+        ...cloneOps(0),
+        op(O.READY),
+        sh('echo pid=$$; hostname; cat /proc/self/cgroup'),
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trim().split('\n');
+      assert.deepEqual(lines.slice(0, 2), ['pid=2', 'inside']);
+      // the container has a cgroup namespace of its own: the path is shown from its root
+      assert.ok(lines.some((l) => l.startsWith('0::') && l.endsWith(`/${name}`)), r.stdout);
+    });
   } finally {
-    c.handle.child.stdin!.end('\n');
-    await c.result;
-    await removeTempDir(dirname(rootfs));
-    for (let i = 0; existsSync(dir); i++) {
-      try {
-        rmdirSync(dir);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EBUSY' || i >= 100) throw e;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    await removeCgroupDir(dir);
   }
 });
