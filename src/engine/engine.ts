@@ -66,7 +66,7 @@ import type { LinuxSeccomp, Process, Spec } from '../runtime/spec/types.js';
 import { namespaceFlag } from '../runtime/compile/flags.js';
 import { EventBus } from './events.js';
 import { cgroupParentOf, checkCreateSettings } from './create-checks.js';
-import { ExecLaunch, ExecLaunches, type LaunchShape } from './exec-launch.js';
+import { execConsoleSocket, ExecLaunch, ExecLaunches, type LaunchShape } from './exec-launch.js';
 import { ExecStore, type StoredExec } from './exec-store.js';
 import { ContainerNetworking, NETWORK_METHODS } from './networking.js';
 import type { NetworkManager } from '../network/index.js';
@@ -1956,7 +1956,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     if (!ex || !c || ex.started || c.rec.state.status !== 'running') return;
     const size = ex.config.ConsoleSize ?? undefined;
     try {
-      ex.program = { pid: c.rec.state.pid, key: consoleKey(size), bytes: this.execProgram(c, ex, size, ex.config.Tty ? join(ex.dir, 'console.sock') : undefined) };
+      ex.program = { pid: c.rec.state.pid, key: consoleKey(size), bytes: this.execProgram(c, ex, size, ex.config.Tty ? execConsoleSocket(ex.dir) : undefined) };
     } catch {
       // compiled again at the start, which reports the error
     }

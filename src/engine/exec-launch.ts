@@ -4,15 +4,18 @@
 // berthd keeps one started ahead for a container that has had an exec (ExecLaunches), so that
 // the next exec's start only sends its program (compiled when the exec was created): the
 // monitor's spawn through the container's monitor, the exec directory and the compile are no
-// longer between `POST /exec/{id}/start` and the process. A launch made for another run of the container, or not used in time, is
-// cancelled: berth-init reads a truncated program and ends before any op, in the host's
-// namespaces, and its monitor with it.
+// longer between `POST /exec/{id}/start` and the process. A launch made for another run of
+// the container, or not used in time, is cancelled: berth-init reads a truncated program and
+// ends before any op, in the host's namespaces, and its monitor with it.
 
 import { mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sealedInitPath } from '../runtime/init-runner.js';
 import { startMonitor, waitForExitFile, type MonitorStarted } from './monitor/index.js';
+
+/** Where the monitor of an exec with a tty waits for the pty master (its program's CONSOLE op). */
+export const execConsoleSocket = (dir: string): string => join(dir, 'console.sock');
 
 export interface ExecLaunchOptions {
   /** The exec's runtime directory (pid, exit and socket files), made here. */
@@ -44,7 +47,7 @@ export class ExecLaunch {
     const program = new Promise<Buffer>((res, rej) => ((resolve = res), (reject = rej)));
     program.catch(() => undefined);
     this.program = { resolve, reject };
-    const consoleSocket = opts.tty ? join(opts.dir, 'console.sock') : undefined;
+    const consoleSocket = this.consoleSocket;
     this.started = startMonitor({
       program,
       pidFile: join(opts.dir, 'pid'),
@@ -81,7 +84,7 @@ export class ExecLaunch {
   }
 
   get consoleSocket(): string | undefined {
-    return this.opts.tty ? join(this.opts.dir, 'console.sock') : undefined;
+    return this.opts.tty ? execConsoleSocket(this.opts.dir) : undefined;
   }
 
   /** Hands berth-init its program (once); `started` then follows it to `ready`. */

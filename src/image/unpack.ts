@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { invalidParameter, isBerthError } from '../errors.js';
+import { errorMessage, invalidParameter, isBerthError } from '../errors.js';
 import type { ContentStore } from './content/store.js';
 import type { Readable } from 'node:stream';
 import { applyLayer, type ApplyResult } from './layer/apply.js';
@@ -96,22 +96,30 @@ export async function unpackLayers(content: ContentStore, snapshotter: Snapshott
 /**
  * Makes again the layer snapshots a crash may have lost: those committed without a sync
  * (`durable: false`) before this boot, from their blobs, verified against their diff IDs;
- * then syncs every unsynced one. A snapshot whose blob is gone, or that is not a layer, is
- * removed when nothing is on top of it, and reported (`onLost`) either way.
+ * then syncs every unsynced one. A snapshot that cannot be made again (its blob gone or not
+ * applying, or not a layer) is reported (`onLost`, saying what became of it): removed when
+ * nothing is on top of it, else kept with its mark, to be tried again at the next start.
  */
 export async function recoverUnflushed(content: ContentStore, snapshotter: Snapshotter, onLost: (name: string, why: string) => void = () => undefined): Promise<void> {
   for (const s of await snapshotter.unflushed()) {
     if (!s.stale) continue;
     const digest = s.labels[LAYER_DIGEST_LABEL];
     const diffId = s.labels[LAYER_DIFFID_LABEL];
-    if (!digest || !diffId || !(await content.has(digest))) {
-      onLost(s.name, digest ? `its blob ${digest} is gone` : 'it is not a layer');
-      await snapshotter.remove(s.name).catch(() => undefined);
-      continue;
+    let why: string | undefined;
+    if (!digest || !diffId) why = 'it is not a layer';
+    else if (!(await content.has(digest))) why = `its blob ${digest} is gone`;
+    else {
+      try {
+        const dir = await snapshotter.redoDir(s.name);
+        await applyLayer(dir, await content.openRead(digest), { mode: snapshotter.driver, diffId });
+        await snapshotter.redone(s.name);
+      } catch (e) {
+        why = `its blob ${digest} does not apply: ${errorMessage(e)}`;
+      }
     }
-    const dir = await snapshotter.redoDir(s.name);
-    await applyLayer(dir, await content.openRead(digest), { mode: snapshotter.driver, diffId });
-    await snapshotter.redone(s.name);
+    if (why === undefined) continue;
+    const removed = await snapshotter.remove(s.name).then(() => true, () => false);
+    onLost(s.name, `${why}; ${removed ? 'removed' : 'kept, other snapshots are on top of it'}`);
   }
   await snapshotter.flush();
 }

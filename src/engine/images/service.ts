@@ -198,7 +198,7 @@ export class EngineImagesService implements EngineImages {
       }
       if (snapshotter instanceof BaseSnapshotter) await snapshotter.cleanup();
       // Layers a pull committed unsynced before a crash of the machine: made again from their blobs.
-      await recoverUnflushed(content, snapshotter, (name, why) => this.opts.log?.('warn', `layer snapshot ${name} was lost in a crash and ${why}: removed`));
+      await recoverUnflushed(content, snapshotter, (name, why) => this.opts.log?.('warn', `layer snapshot ${name}, unsynced when the machine went down, cannot be made again: ${why}`));
       this.driverInUse = snapshotter.driver;
       const store = new ImageStore(root, content, snapshotter);
       const rootfs = new RootfsManager(root, content, store, snapshotter);

@@ -285,6 +285,21 @@ describe('layers committed unsynced (a pull): flushed, and made again after a ma
       }
     }));
 
+  test('a mark from an earlier boot whose blob no longer applies, under another layer: reported, kept with its mark, the rest made again', () =>
+    withImage('snap-corrupt', async ({ dir, content, img, diffIds, chains }) => {
+      await unpackLayers(content, new OverlaySnapshotter(dir), layersOf(img), diffIds, { durable: false });
+      await fromEarlierBoot(dir);
+      const base = img.layers[0]!.digest;
+      await writeFile(join(dir, 'content', 'blobs', 'sha256', base.slice(7)), 'not a layer any more');
+      const sn = new OverlaySnapshotter(dir);
+      const lost: [string, string][] = [];
+      await recoverUnflushed(content, sn, (name, why) => lost.push([name, why]));
+      assert.equal(lost.length, 1);
+      assert.equal(lost[0]![0], chains[0]);
+      assert.match(lost[0]![1], new RegExp(`^its blob ${base} does not apply: .+; kept, other snapshots are on top of it$`));
+      assert.deepEqual((await sn.unflushed()).map((u) => [u.name, u.stale]), [[chains[0]!, true]], 'tried again at the next start');
+    }));
+
   test('a mark from an earlier boot whose blob is gone: the snapshot is removed and reported', () =>
     withImage('snap-lost', async ({ dir, content, img, diffIds, chains }) => {
       const sn0 = new OverlaySnapshotter(dir);
@@ -294,7 +309,7 @@ describe('layers committed unsynced (a pull): flushed, and made again after a ma
       const sn = new OverlaySnapshotter(dir);
       const lost: [string, string][] = [];
       await recoverUnflushed(content, sn, (name, why) => lost.push([name, why]));
-      assert.deepEqual(lost, [[chains[0]!, `its blob ${img.layers[0]!.digest} is gone`]]);
+      assert.deepEqual(lost, [[chains[0]!, `its blob ${img.layers[0]!.digest} is gone; removed`]]);
       assert.deepEqual(await sn.list(), []);
     }));
 });
