@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { BerthError, conflict, invalidParameter, isBerthError, notFound, systemError } from '../../errors.js';
 import { atomicWriteFile } from '../../sys/atomic-write.js';
 import { assertSha256, sha256Digest } from './digest.js';
+import { IngestWriter } from './ingest-writer.js';
 import { SmallBlobCache } from './small-blob-cache.js';
 
 // A content-addressed blob store (containerd's content service, in small):
@@ -336,24 +337,32 @@ export class ContentStore {
             hash = createHash('sha256');
           }
           const h = hash;
-          let written = offset;
-          opts.onWrite?.(written);
+          opts.onWrite?.(offset);
           let lastReport = 0;
-          for await (const chunk of got.stream) {
-            const buf = chunk as Buffer;
-            if (expected.size !== undefined && written + buf.length > expected.size) {
-              got.stream.destroy();
-              throw invalidParameter(`content ${expected.digest}: more data than the expected ${expected.size} bytes`);
-            }
-            await fh.write(buf, 0, buf.length, written);
-            h.update(buf);
-            written += buf.length;
+          const out = new IngestWriter(fh, offset, (written) => {
             opts.onWrite?.(written);
             if (opts.onProgress && (written - lastReport >= 256 * 1024 || written === expected.size)) {
               lastReport = written;
               opts.onProgress(written, expected.size);
             }
+          });
+          let received = offset;
+          try {
+            for await (const chunk of got.stream) {
+              const buf = chunk as Buffer;
+              if (expected.size !== undefined && received + buf.length > expected.size) {
+                got.stream.destroy();
+                throw invalidParameter(`content ${expected.digest}: more data than the expected ${expected.size} bytes`);
+              }
+              h.update(buf);
+              received += buf.length;
+              await out.push(buf);
+            }
+          } finally {
+            // What arrived is kept for a resume, whatever ended the download.
+            await out.end().catch(() => undefined);
           }
+          const written = await out.end();
           opts.onVerifying?.();
           await this.verify(expected, written, `sha256:${h.digest('hex')}`, dir);
         } else {

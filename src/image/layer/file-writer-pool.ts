@@ -40,6 +40,8 @@ export interface WriteBatch {
 export interface WriteReply {
   id: number;
   error?: { name: string; message: string; code?: string };
+  /** The batch's buffer, transferred back to be filled again. */
+  data?: ArrayBuffer;
 }
 
 const BATCH_FILES = 64;
@@ -74,6 +76,9 @@ export class FileWriterPool {
   private idleTimer: NodeJS.Timeout | undefined;
   /** Files handed to the threads since the pool started (for tests and traces). */
   handedFiles = 0;
+  /** Batches sent, and the buffers made for them (the rest were filled again). */
+  batches = 0;
+  buffersMade = 0;
 
   /**
    * The process's pool, started at the first use; undefined where there is no worker file
@@ -145,6 +150,7 @@ export class FileWriterPool {
   post(data: ArrayBuffer, jobs: WriteJob[]): Promise<WriteReply> {
     const id = this.nextId++;
     this.handedFiles += jobs.length;
+    this.batches++;
     // Every thread died (each failed what it had): this batch fails the same way.
     if (this.slots.length === 0) return Promise.resolve({ id, error: { name: jobs[0]?.name ?? '', message: 'file writer threads: none left' } });
     const slot = this.slots.reduce((a, b) => (b.pending < a.pending ? b : a));
@@ -175,6 +181,12 @@ export class WriteSession {
   private readonly inFlight = new Map<Promise<void>, number>();
   private inFlightBytes = 0;
   private error: FileWriteError | undefined;
+  /**
+   * Batch buffers the threads gave back. Filling these again instead of new ones spares the
+   * applying thread a fresh, zeroed MiB per batch (a page fault every 4 KiB of it); at most
+   * what was in flight at once is kept, and only for the session.
+   */
+  private spare: ArrayBuffer[] = [];
 
   constructor(
     private readonly pool: FileWriterPool,
@@ -183,6 +195,7 @@ export class WriteSession {
 
   /** After drain or settle: the pool may stop its threads. */
   close(): void {
+    this.spare = [];
     this.release();
   }
 
@@ -201,16 +214,17 @@ export class WriteSession {
 
   private flush(): void {
     if (this.jobs.length === 0) return;
-    const data = new Uint8Array(this.bytes);
+    const size = this.bytes;
+    const data = new Uint8Array(this.buffer(size));
     let off = 0;
     for (const c of this.chunks) {
       data.set(c, off);
       off += c.length;
     }
-    const size = this.bytes;
     const p = this.pool.post(data.buffer, this.jobs).then((r) => {
       this.inFlight.delete(p);
       this.inFlightBytes -= size;
+      if (r.data) this.spare.push(r.data);
       if (r.error && !this.error) this.error = new FileWriteError(r.error.name, r.error.message, r.error.code);
     });
     this.inFlight.set(p, size);
@@ -218,6 +232,14 @@ export class WriteSession {
     this.jobs = [];
     this.chunks = [];
     this.bytes = 0;
+  }
+
+  /** A buffer of at least `size` bytes: a spare one, else a new one of whole MiBs. */
+  private buffer(size: number): ArrayBuffer {
+    const i = this.spare.findIndex((b) => b.byteLength >= size);
+    if (i >= 0) return this.spare.splice(i, 1)[0]!;
+    this.pool.buffersMade++;
+    return new ArrayBuffer(Math.ceil(size / BATCH_BYTES) * BATCH_BYTES);
   }
 
   /** Waits while too much is in flight; throws the first failure. */

@@ -23,15 +23,15 @@ function writeOne(j: WriteJob, data: Uint8Array): void {
 
 parentPort!.on('message', (b: WriteBatch) => {
   const data = new Uint8Array(b.data);
-  let reply: WriteReply = { id: b.id };
+  let reply: WriteReply = { id: b.id, data: b.data };
   for (const j of b.jobs) {
     try {
       writeOne(j, data);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      reply = { id: b.id, error: { name: j.name, message: err.message, ...(err.code ? { code: err.code } : {}) } };
+      reply = { ...reply, error: { name: j.name, message: err.message, ...(err.code ? { code: err.code } : {}) } };
       break; // the apply fails: nothing after the first error is written
     }
   }
-  parentPort!.postMessage(reply);
+  parentPort!.postMessage(reply, [b.data]); // the buffer goes back to be filled again
 });

@@ -364,6 +364,22 @@ describe('layer apply: new files written on worker threads (overlay)', () => {
     assert.ok(tree.length > 400, `${tree.length} names`);
   });
 
+  test('the batch buffers go back and forth: a big layer makes only what was in flight at once', async () => {
+    const { FileWriterPool } = await import('../../../src/image/layer/file-writer-pool.js');
+    // 48 MiB in 192 files: 48 batches of 1 MiB; at most 16 MiB (and the batch being filled) in flight.
+    const entries: Entry[] = Array.from({ length: 192 }, (_, i) => ({ name: `f${i}`, body: Buffer.alloc(256 << 10, i % 251) }));
+    await sandbox(async (root) => {
+      const pool = FileWriterPool.shared()!;
+      const [batches, made] = [pool.batches, pool.buffersMade];
+      await applyLayer(root, Readable.from([await tarOf(entries)]), { mode: 'overlay', writerThreadsAfter: 0 });
+      const sent = FileWriterPool.shared()!.batches - batches;
+      const fresh = FileWriterPool.shared()!.buffersMade - made;
+      assert.ok(sent >= 48, `${sent} batches`);
+      assert.ok(fresh <= 18, `${fresh} buffers made for ${sent} batches`);
+      for (const i of [0, 97, 191]) assert.deepEqual(await readFile(join(root, `f${i}`)), Buffer.alloc(256 << 10, i % 251), `f${i}`);
+    });
+  });
+
   test('a name met again in the same layer: the later entry wins, links and whiteouts see the file', async () => {
     const tree = await sameBothWays([
       { name: 'a', body: 'first', mode: 0o600 },
