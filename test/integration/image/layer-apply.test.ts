@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { mkdir, readdir, readFile, lstat, readlink, writeFile, stat } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -377,6 +377,37 @@ describe('layer apply: new files written on worker threads (overlay)', () => {
       assert.ok(sent >= 48, `${sent} batches`);
       assert.ok(fresh <= 18, `${fresh} buffers made for ${sent} batches`);
       for (const i of [0, 97, 191]) assert.deepEqual(await readFile(join(root, `f${i}`)), Buffer.alloc(256 << 10, i % 251), `f${i}`);
+    });
+  });
+
+  test('writer threads that die mid-layer fail the apply with an entry named; the next apply starts new ones', async () => {
+    const { FileWriterPool } = await import('../../../src/image/layer/file-writer-pool.js');
+    const entries: Entry[] = Array.from({ length: 400 }, (_, i) => ({ name: `f${i}`, body: Buffer.alloc(50_000, i % 251) }));
+    const tar = await tarOf(entries);
+    await sandbox(async (root) => {
+      const input = new PassThrough();
+      const applying = applyLayer(join(root), input, { mode: 'overlay', writerThreadsAfter: 0 });
+      applying.catch(() => undefined);
+      input.write(tar.subarray(0, tar.length >> 2));
+      let pool = FileWriterPool.shared();
+      for (let i = 0; i < 200 && !(pool && pool.handedFiles > 0 && FileWriterPool.running); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        pool = FileWriterPool.shared();
+      }
+      assert.ok(pool && pool.handedFiles > 0, 'files were handed to the threads');
+      // As if each thread had crashed (out of memory, say): white-box, the pool keeps them private.
+      for (const slot of [...(pool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots]) await slot.worker.terminate();
+      input.end(tar.subarray(tar.length >> 2));
+      await assert.rejects(applying, (e: unknown) => {
+        assert.match((e as Error).message, /^layer entry "f\d+": write: file writer thread/);
+        return true;
+      });
+      const again = join(root, '..', 'again');
+      await mkdir(again);
+      await applyLayer(again, Readable.from([tar]), { mode: 'overlay', writerThreadsAfter: 0 });
+      assert.notEqual(FileWriterPool.shared(), pool, 'a new pool');
+      assert.equal((await readdir(again)).length, entries.length);
+      assert.deepEqual(await readFile(join(again, 'f399')), Buffer.alloc(50_000, 399 % 251));
     });
   });
 
