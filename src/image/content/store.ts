@@ -358,9 +358,10 @@ export class ContentStore {
               received += buf.length;
               await out.push(buf);
             }
-          } finally {
-            // What arrived is kept for a resume, whatever ended the download.
+          } catch (e) {
+            // What arrived before the failure is kept for a resume.
             await out.end().catch(() => undefined);
+            throw e;
           }
           const written = await out.end();
           opts.onVerifying?.();
