@@ -6,6 +6,8 @@
  *   sendFds(path, data, fds)    connects to the unix socket at path, sends data with fds
  *                               (SCM_RIGHTS) in one message, and closes the connection;
  *                               never blocks (EAGAIN when the listener's backlog is full)
+ *   sendFds(socketFd, data, fds) the same on a connected socket, which stays open; never
+ *                               blocks (EAGAIN when its buffer cannot take the message)
  *   getWinsize(fd)              TIOCGWINSZ: { rows, cols }
  *   setWinsize(fd, rows, cols)  TIOCSWINSZ (the kernel signals the pty's foreground group)
  *   ttyMakeRaw(fd)              cfmakeraw on a terminal; returns the termios it had (a Buffer)
@@ -107,16 +109,21 @@ napi_value berth_socket_pair(napi_env env, napi_callback_info info) {
 
 napi_value berth_send_fds(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  size_t argc = 3, plen, len;
+  size_t argc = 3, plen = 0, len;
   struct sockaddr_un sa = { .sun_family = AF_UNIX };
   void *data;
   uint32_t nfds;
+  int32_t conn = -1;
   bool is_array = false;
+  napi_valuetype target = napi_undefined;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], sa.sun_path, sizeof sa.sun_path, &plen) != napi_ok ||
+  if (argc >= 1) napi_typeof(env, argv[0], &target);
+  if (argc < 3 ||
+      (target == napi_number ? napi_get_value_int32(env, argv[0], &conn) != napi_ok || conn < 0
+                             : napi_get_value_string_utf8(env, argv[0], sa.sun_path, sizeof sa.sun_path, &plen) != napi_ok) ||
       napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok || napi_is_array(env, argv[2], &is_array) != napi_ok ||
       !is_array || napi_get_array_length(env, argv[2], &nfds) != napi_ok) {
-    napi_throw_type_error(env, NULL, "sendFds(path, data, fds): expected a string, a Buffer and an array of fds");
+    napi_throw_type_error(env, NULL, "sendFds(target, data, fds): expected a path or a socket fd, a Buffer and an array of fds");
     return NULL;
   }
   if (plen >= sizeof sa.sun_path - 1) return berth_throw_errno(env, "sendFds: socket path", ENAMETOOLONG);
@@ -144,6 +151,14 @@ napi_value berth_send_fds(napi_env env, napi_callback_info info) {
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
   memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  if (conn >= 0) {
+    ssize_t n;
+    do n = sendmsg(conn, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return berth_throw_errno(env, "sendmsg", errno);
+    if ((size_t)n != len) return berth_throw_errno(env, "sendmsg: short write", EMSGSIZE);
+    return NULL;
+  }
   int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (s < 0) return berth_throw_errno(env, "socket", errno);
   ssize_t n = -1;

@@ -7,7 +7,11 @@
  * Client to monitor: [type, 0, 0, 0, size BE32] + size bytes, type 0 stdin data, 1 close
  * stdin (no payload), 2 resize (rows BE16, cols BE16), 3 start another monitor (an exec's:
  * its argv as NUL-terminated strings, sent whole in one message with the descriptors it
- * gets as fds 2, 3, … in SCM_RIGHTS; see child.c). Unknown types are skipped.
+ * gets as fds 2, 3, … in SCM_RIGHTS; see child.c), 4 hand over (no payload, one descriptor
+ * in SCM_RIGHTS: a connection of the client's own client, which takes the client's place:
+ * berthd hands an exec's hijacked API connection over, so the output goes straight to
+ * `docker exec` and its end is the end of the stream; what that connection sends is not
+ * read as messages and is dropped). Unknown types are skipped.
  *
  * Nothing here blocks: a client whose socket is full gets the rest of its frame queued (one
  * at most), and main.c reads no more output until every queue is flushed, so a slow client
@@ -29,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { MSG_STDIN = 0, MSG_CLOSE_STDIN = 1, MSG_RESIZE = 2, MSG_SPAWN = 3 };
+enum { MSG_STDIN = 0, MSG_CLOSE_STDIN = 1, MSG_RESIZE = 2, MSG_SPAWN = 3, MSG_HANDOFF = 4 };
 #define MAX_SPAWN_FDS 8
 
 int tty_mode;
@@ -45,6 +49,7 @@ struct client {
   int fd; /* 0: free slot (the monitor's fd 0 is /dev/null, never a client) */
   uint8_t hdr[8], hlen, type, ctl[4], ctl_len;
   uint8_t eof; /* the client shut its side down: output still goes to it */
+  uint8_t raw; /* handed over (MSG_HANDOFF): its input is not messages, and is dropped */
   uint32_t left;       /* payload bytes of the current incoming frame not yet read */
   uint32_t plen, poff; /* the queued outgoing frame in pend[i] */
   int64_t stalled_at;  /* CLOCK_MONOTONIC ms when the queue last made no progress */
@@ -100,6 +105,7 @@ int64_t attach_now_ms(void) {
 
 static void client_drop(struct client *c) {
   for (unsigned i = 0; i < c->nfds; i++) close(c->fds[i]);
+  if (c->raw) shutdown(c->fd, SHUT_WR); /* the stream's end, whoever else holds the connection */
   close(c->fd);
   memset(c, 0, sizeof *c);
 }
@@ -166,8 +172,31 @@ static void client_spawn(struct client *c, char *buf, size_t len) {
   client_drop(c); /* the fds are the new monitor's now; the requester sees EOF */
 }
 
+/* A MSG_HANDOFF: the descriptor it carried becomes a client in this one's place. It comes
+ * before the program is sent, so this client has been sent no output yet. */
+static void client_handoff(struct client *c) {
+  if (c->nfds != 1 || fcntl(c->fds[0], F_SETFL, fcntl(c->fds[0], F_GETFL) | O_NONBLOCK) < 0) {
+    warn(EINVAL, "a hand-over without exactly one socket");
+    client_drop(c);
+    return;
+  }
+  int fd = c->fds[0];
+  c->nfds = 0;
+  close(c->fd);
+  memset(c, 0, sizeof *c);
+  c->fd = fd;
+  c->raw = 1;
+}
+
 static void client_read(struct client *c) {
   char buf[CHUNK]; /* in_buf is empty: whatever stdin data this holds fits in it */
+  if (c->raw) {
+    ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n < 0) client_drop(c);
+    else if (n == 0) c->eof = 1;
+    return;
+  }
   union {
     char b[CMSG_SPACE(sizeof(int) * MAX_SPAWN_FDS)];
     struct cmsghdr align;
@@ -194,6 +223,10 @@ static void client_read(struct client *c) {
         c->ctl_len = 0;
         if (c->type == MSG_SPAWN) {
           client_spawn(c, c->left <= (size_t)n - i ? buf + i : NULL, c->left);
+          break;
+        }
+        if (c->type == MSG_HANDOFF) {
+          client_handoff(c);
           break;
         }
         if (!c->left) frame_done(c);

@@ -139,10 +139,14 @@ int child_reap(void) {
   return have_status;
 }
 
-void child_write_exit_file(const char *path) {
-  const char *line = WIFSIGNALED(status)
+const char *child_exit_line(void) {
+  return WIFSIGNALED(status)
       ? msg("signaled ", num(WTERMSIG(status)), " ", num(finished_at), "\n", NULL)
       : msg("exited ", num(WEXITSTATUS(status)), " ", num(finished_at), "\n", NULL);
+}
+
+void child_write_exit_file(const char *path) {
+  const char *line = child_exit_line();
   char b[96];
   size_t l = strlen(line);
   memcpy(b, line, l);

@@ -4,6 +4,7 @@
  *                 [--sync-fd N] [--ready-fd N] [--log FILE [--log-max-size BYTES]
  *                 [--log-max-files N]] [--attach-socket PATH] [--attach-fd N]
  *                 [--attach-stall-ms MS] [--console-socket PATH] [--stdin] [--foreground]
+ *                 [--ready-exit]
  *
  * It sets up the log and the sockets, forks into the background (a new session, a child
  * subreaper), starts berth-init with every descriptor it inherited above 2 (the sync fd,
@@ -15,6 +16,10 @@
  * output back before it is disconnected (default 60000; attach.c).
  * --foreground: no fork into the background, for a monitor whose parent is a monitor
  * (an exec's, started by the container's: that parent is a subreaper and waits for it).
+ * --ready-exit: the ready fd stays open after `ok` and gets the exit file's line when the
+ * container has exited, before the attach clients are closed and the exit file is written:
+ * the starter learns the status without waiting for a file (an exec's client asks for it
+ * as soon as its stream ends).
  *
  *   berth-monitor --spawner SOCKET [--ready-fd N]
  *
@@ -42,7 +47,8 @@ static char chunk[CHUNK];
 static void usage(void) {
   fail(0, "usage: berth-monitor --init PATH --program PATH --pid-file FILE --exit-file FILE "
           "[--sync-fd N] [--ready-fd N] [--log FILE [--log-max-size BYTES] [--log-max-files N]] "
-          "[--attach-socket PATH] [--attach-fd N] [--attach-stall-ms MS] [--console-socket PATH] [--stdin] [--foreground]; "
+          "[--attach-socket PATH] [--attach-fd N] [--attach-stall-ms MS] [--console-socket PATH] [--stdin] [--foreground] "
+          "[--ready-exit]; "
           "or: berth-monitor --spawner SOCKET [--ready-fd N]");
 }
 
@@ -137,6 +143,10 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(f, "--foreground")) {
       foreground = 1;
+      continue;
+    }
+    if (!strcmp(f, "--ready-exit")) {
+      ready_exit = 1;
       continue;
     }
     if (i + 1 >= argc) usage();
@@ -264,7 +274,14 @@ int main(int argc, char **argv) {
   }
   attach_wait_flushed(deadline);
   log_close();
-  child_write_exit_file(exit_file);
-  attach_close();
+  if (ready_exit) {
+    report_exit(child_exit_line());
+    attach_close();
+    child_write_exit_file(exit_file);
+  } else {
+    /* an attach client that sees the end finds the exit file */
+    child_write_exit_file(exit_file);
+    attach_close();
+  }
   return 0;
 }

@@ -17,8 +17,13 @@ enum { STREAM_STDIN = 0, STREAM_STDOUT = 1, STREAM_STDERR = 2 };
 
 /* util.c */
 extern int ready_fd; /* the caller's pipe until the `ok` line; failures go there too */
-/* Writes `ok MONITOR_PID INIT_PID` on the ready fd (when there is one) and closes it. */
+/* --ready-exit: the ready fd stays open after `ok` for the exit line (report_exit). */
+extern int ready_exit;
+/* Writes `ok MONITOR_PID INIT_PID` on the ready fd (when there is one) and closes it,
+ * unless ready_exit. */
 void report_ready(long init_pid);
+/* Writes the exit line (child_exit_line) on a ready fd kept open, and closes it. */
+void report_exit(const char *line);
 /* SIGCHLD blocked and readable from the returned signalfd (non-blocking, close-on-exec). */
 int sigchld_fd(void);
 /* Reports "<m>: <strerror(err)>" (just m when err is 0) on the ready fd and stderr. */
@@ -79,7 +84,9 @@ pid_t spawn_init(const struct spawn_opts *o);
 void child_init(pid_t init_pid, const char *pid_file);
 /* Reaps every child that has exited; returns 1 once the container's status is known. */
 int child_reap(void);
-/* Writes "exited N T" or "signaled N T" to path. */
+/* "exited N T\n" or "signaled N T\n": the exit file's content. */
+const char *child_exit_line(void);
+/* Writes child_exit_line() to path. */
 void child_write_exit_file(const char *path);
 /* Starts another berth-monitor (this program) as a child, for an exec: args holds its argv
  * as NUL-terminated strings (len bytes), fds become its fds 2, 3, …; they are closed here. */

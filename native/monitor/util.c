@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 int ready_fd = -1;
+int ready_exit;
 
 int sigchld_fd(void) {
   sigset_t chld;
@@ -25,6 +26,14 @@ void report_ready(long init_pid) {
   if (ready_fd < 0) return;
   const char *ok = msg("ok ", num(getpid()), " ", num(init_pid), "\n", NULL);
   write_all(ready_fd, ok, strlen(ok));
+  if (ready_exit) return;
+  close(ready_fd);
+  ready_fd = -1;
+}
+
+void report_exit(const char *line) {
+  if (ready_fd < 0) return;
+  write_all(ready_fd, line, strlen(line));
   close(ready_fd);
   ready_fd = -1;
 }

@@ -142,6 +142,8 @@ export interface SessionStreams {
   stderr?: Writable;
   /** Fires when the client goes away. */
   signal: AbortSignal;
+  /** The client's connection given to another process (HijackedConnection.handOff). */
+  handOff?: (send: (fd: number) => boolean) => Promise<boolean>;
 }
 
 /**

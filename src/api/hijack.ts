@@ -37,6 +37,14 @@ export interface HijackedConnection {
   fail(e: unknown): void;
   /** End Berth's side of the stream (a half-close: the client reads EOF). */
   close(): void;
+  /**
+   * Gives the connection to another process: once what was written so far (the 101) has
+   * gone, `send` is given the socket's descriptor to pass on (SCM_RIGHTS) and says whether
+   * it did; then Berth's copy is closed without a shutdown, the client's stream goes on
+   * with the receiver, and close() does nothing. False, the connection untouched, where it
+   * cannot be handed over (a TLS or a node:http response transport) or send said no.
+   */
+  handOff?(send: (fd: number) => boolean): Promise<boolean>;
   /** Resolves when the connection is gone (both sides closed, or the client vanished). */
   readonly closed: Promise<void>;
 }
@@ -69,6 +77,13 @@ function outputs(t: Transport, multiplexed: boolean): { stdout: Writable; stderr
   return { stdout: raw, stderr: raw };
 }
 
+/** A plain (not TLS) socket's descriptor, from its libuv handle. */
+function socketFd(socket: Duplex): number | undefined {
+  if ((socket as { encrypted?: boolean }).encrypted) return undefined;
+  const fd = (socket as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
 /** Resolves when the socket has closed (at once when it already has). */
 export function closedPromise(socket: Duplex): Promise<void> {
   return new Promise((resolve) => {
@@ -98,6 +113,20 @@ export function hijackSocket(
     stderr,
     contentType,
     closed,
+    async handOff(send) {
+      const fd = socketFd(socket);
+      if (fd === undefined || ended) return false;
+      const flushed =
+        socket.writableLength === 0 ||
+        (await new Promise<boolean>((resolve) => {
+          socket.once('drain', () => resolve(true));
+          socket.once('close', () => resolve(false));
+        }));
+      if (!flushed || ended || socket.destroyed || !send(fd)) return false;
+      ended = true;
+      socket.destroy(); // closes this descriptor only: no FIN, the receiver holds the connection
+      return true;
+    },
     fail(e) {
       if (ended || socket.destroyed) return;
       stdout.write(`${errorMessage(e)}\r\n`);

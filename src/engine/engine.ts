@@ -148,6 +148,12 @@ const execShape = (config: ExecCreateRequest): LaunchShape => ({ tty: config.Tty
  * the CPU.
  */
 const EXEC_AFTERMATH_MS = 10;
+/**
+ * How long a started exec's record waits: berthd hears `ready` just as the process execs,
+ * and a write then takes the CPU from it; a short exec has ended by then, and its final
+ * record is the only one written.
+ */
+const EXEC_RECORD_DELAY_MS = 5;
 
 interface Waiter {
   condition: WaitCondition;
@@ -2019,21 +2025,27 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     const consoleSize = opts.consoleSize ?? (ex.config.ConsoleSize ?? undefined);
     const trace = new StepTrace(`exec ${id.slice(0, 12)}`, (m) => this.log('debug', m));
     // Attached: the monitor starts with berthd's connection as an attach client, so the
-    // process need not stop at a sync point for berthd to connect.
-    const launch = async (attached: boolean): Promise<AttachConnection | undefined> => {
+    // process need not stop at a sync point for berthd to connect. With `handOff`, the
+    // client's own connection takes that place (an exec without stdin or tty): the output
+    // goes from the monitor to `docker exec` without berthd in between, and the monitor's
+    // end of it is the stream's end; berth-init's errors reach the client as its stderr.
+    const launch = async (attached: boolean, handOff?: SessionStreams['handOff']): Promise<AttachConnection | undefined> => {
       const rec = c.rec;
       const l = await this.execLaunch(c, ex, attached, (step) => trace.mark(step));
       trace.mark('launch');
+      let program: Buffer;
       try {
         const pre = ex.program;
         ex.program = undefined;
         const fits = pre && pre.pid === rec.state.pid && pre.key === consoleKey(consoleSize);
-        l.send(fits ? pre.bytes : this.execProgram(c, ex, consoleSize, l.consoleSocket));
+        program = fits ? pre.bytes : this.execProgram(c, ex, consoleSize, l.consoleSocket);
         trace.mark('compile');
       } catch (e) {
         await l.cancel(); // berth-init reads a truncated program and ends; its monitor too
         throw e;
       }
+      const handedOff = handOff !== undefined && (await handOff((fd) => l.handOff(fd)));
+      l.send(program);
       const started = await l.started;
       ex.pid = started.containerPid;
       ex.monitorPid = started.monitorPid;
@@ -2041,11 +2053,14 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       trace.mark('pid to ready');
       // Not awaited: the client's stream and the exit watch need not wait for the disk (the
       // record's writes stay in order, and the container's removal waits for them).
-      void this.saveExec(ex);
+      setTimeout(() => ex.running && this.execs.get(ex.id) === ex && void this.saveExec(ex), EXEC_RECORD_DELAY_MS).unref();
       this.emit(rec, `exec_start: ${ex.config.Cmd.join(' ')}`, { execID: ex.id });
-      this.watchExecExit(rec, ex);
+      // The monitor tells its status on its ready channel (no exit file to wait for); the
+      // file is what is left when that channel closed without it.
+      if (started.exit) void started.exit.then((st) => (st ? this.execExited(rec, ex, st.exitCode, EXEC_AFTERMATH_MS) : this.watchExecExit(rec, ex)));
+      else this.watchExecExit(rec, ex);
       if (!started.attach) return undefined;
-      if (!attached) {
+      if (!attached || handedOff) {
         started.attach.destroy(); // prepared attached, started detached: the output goes nowhere
         return undefined;
       }
@@ -2074,13 +2089,16 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       tty,
       run: async (streams: SessionStreams) => {
         let conn: AttachConnection | undefined;
+        const direct = !tty && ex.config.AttachStdin !== true && ex.config.AttachStdout !== false && ex.config.AttachStderr !== false;
         try {
-          conn = await launch(true);
+          conn = await launch(true, direct ? streams.handOff : undefined);
         } catch (e) {
-          streams.stderr?.write(`${errorMessage(e)}\r\n`);
-          fail(e);
+          fail(e); // written into the stream once, as dockerd does (nothing after a hand-over)
         }
-        if (!conn) return;
+        if (!conn) {
+          trace.done(); // handed over (or started detached): the stream is the monitor's
+          return;
+        }
         const end = await pump(conn, streams, {
           tty,
           stdin: ex.config.AttachStdin === true,

@@ -12,7 +12,9 @@ import { mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sealedInitPath } from '../runtime/init-runner.js';
-import { startMonitor, waitForExitFile, type MonitorStarted } from './monitor/index.js';
+import type { Socket } from 'node:net';
+import { nativeAddon } from '../sys/native.js';
+import { encodeFrame, MSG_HANDOFF, startMonitor, waitForExitFile, type MonitorStarted } from './monitor/index.js';
 
 /** Where the monitor of an exec with a tty waits for the pty master (its program's CONSOLE op). */
 export const execConsoleSocket = (dir: string): string => join(dir, 'console.sock');
@@ -35,6 +37,8 @@ export class ExecLaunch {
   private sent = false;
   /** The monitor said it was ready: it writes an exit file when berth-init ends. */
   private monitorUp = false;
+  /** berthd's attach connection to the monitor (attached launches). */
+  private attach: Socket | undefined;
   private readonly program: { resolve: (b: Buffer) => void; reject: (e: unknown) => void };
   readonly started: Promise<MonitorStarted>;
 
@@ -58,6 +62,8 @@ export class ExecLaunch {
       stderrPath: join(opts.dir, 'monitor.err'),
       initPath,
       connectAttach: opts.attached,
+      onAttach: (s) => (this.attach = s),
+      readyExit: true,
       onStep: (step) => {
         if (step === 'monitor ready') this.monitorUp = true;
         opts.onStep?.(step);
@@ -85,6 +91,23 @@ export class ExecLaunch {
 
   get consoleSocket(): string | undefined {
     return this.opts.tty ? execConsoleSocket(this.opts.dir) : undefined;
+  }
+
+  /**
+   * Before send(): gives the monitor `fd` (a client's connection) in place of berthd's attach
+   * connection (MSG_HANDOFF), so the output goes straight to that client and the monitor's
+   * end is the stream's end. False when it could not be sent: berthd's connection stays.
+   */
+  handOff(fd: number): boolean {
+    const s = this.attach as (Socket & { _handle?: { fd?: unknown } }) | undefined;
+    const own = s?._handle?.fd;
+    if (this.sent || typeof own !== 'number' || own < 0) return false;
+    try {
+      nativeAddon().sendFds(own, encodeFrame(MSG_HANDOFF), [fd]);
+    } catch {
+      return false;
+    }
+    return true;
   }
 
   /** Hands berth-init its program (once); `started` then follows it to `ready`. */

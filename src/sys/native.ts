@@ -71,9 +71,11 @@ export interface NativeAddon {
   socketPair(): [number, number];
   /**
    * Connects to the unix socket at path, sends data with fds (SCM_RIGHTS, 1 to 16) in one
-   * message and closes the connection. Never blocks: EAGAIN when the backlog is full.
+   * message and closes the connection. Never blocks: EAGAIN when the backlog is full. Given
+   * a connected socket's fd instead of a path, sends on it and leaves it open (EAGAIN when
+   * its buffer cannot take the message).
    */
-  sendFds(path: string, data: Buffer, fds: number[]): void;
+  sendFds(target: string | number, data: Buffer, fds: number[]): void;
   /** TIOCGWINSZ of a terminal fd (throws ENOTTY for anything else). */
   getWinsize(fd: number): { rows: number; cols: number };
   /** TIOCSWINSZ of a terminal fd. */

@@ -42,7 +42,7 @@ async function start(b: ExecBackend, ctx: RequestContext): Promise<void> {
     return;
   }
   const conn = ctx.hijack({ multiplexed: !session.tty });
-  await session.run({ stdin: conn.stdin, stdout: conn.stdout, stderr: conn.stderr, signal: ctx.signal });
+  await session.run({ stdin: conn.stdin, stdout: conn.stdout, stderr: conn.stderr, signal: ctx.signal, ...(conn.handOff ? { handOff: (send) => conn.handOff!(send) } : {}) });
 }
 
 export function execRoutes(b: ExecBackend): Route[] {

@@ -2,7 +2,8 @@
 //
 // From the monitor: [stream, 0, 0, 0, size BE32] + payload per chunk (1 stdout, 2 stderr),
 // or raw bytes when the container has a tty. To the monitor: [type, 0, 0, 0, size BE32] +
-// payload, type 0 stdin data, 1 close stdin, 2 resize (rows BE16, cols BE16), 3 start a monitor.
+// payload, type 0 stdin data, 1 close stdin, 2 resize (rows BE16, cols BE16), 3 start a monitor,
+// 4 hand over to another connection.
 
 import { connect, type Socket } from 'node:net';
 import { Duplex, PassThrough, type Readable } from 'node:stream';
@@ -17,6 +18,8 @@ const MSG_CLOSE_STDIN = 1;
 const MSG_RESIZE = 2;
 /** Start another berth-monitor (an exec's): argv, NUL-terminated; fds by SCM_RIGHTS (start-monitor.ts). */
 export const MSG_SPAWN = 3;
+/** No payload, one fd by SCM_RIGHTS: a connection that takes this one's place (exec-launch.ts). */
+export const MSG_HANDOFF = 4;
 
 /** One frame: the 8-byte header of dockerd's multiplexed streams, then the payload. */
 export function encodeFrame(type: number, payload: Uint8Array = Buffer.alloc(0)): Buffer {

@@ -11,6 +11,7 @@ import { BerthError, errorMessage } from '../../errors.js';
 import { berthInitPath } from '../../runtime/paths.js';
 import { nativeAddon } from '../../sys/native.js';
 import { encodeFrame, MSG_SPAWN } from './attach.js';
+import { parseExitFile, type ExitStatus } from './exit-file.js';
 import { berthMonitorPath } from './monitor-path.js';
 
 export interface MonitorLogOptions {
@@ -50,6 +51,13 @@ export interface MonitorOptions {
    * output from the first byte, without a sync point in the program to connect at.
    */
   connectAttach?: boolean;
+  /** With connectAttach: given that connection at once, before the monitor is even up. */
+  onAttach?: (attach: Socket) => void;
+  /**
+   * Keep the monitor's ready channel for its exit line (`--ready-exit`): `exit` resolves
+   * with the status as soon as the monitor has it, before its exit file is written.
+   */
+  readyExit?: boolean;
   /** Host fds passed to berth-init as its fds 3, 4, … (preserved fds); the sync fd follows. */
   extraFds?: number[];
   /** Called on `sync NAME`; berth-init is answered `go` when it resolves. */
@@ -94,6 +102,11 @@ export interface MonitorStarted {
   syncFd: number;
   /** With connectAttach: the monitor's end is an attach client (wrap it in AttachConnection). */
   attach?: Socket;
+  /**
+   * With readyExit: the status the monitor reports when the process has ended; undefined
+   * when the channel closed without one (the monitor died: only its exit file, if any, tells).
+   */
+  exit?: Promise<ExitStatus | undefined>;
 }
 
 /** Reads newline-terminated lines from a socket; calls onLine for each, onEnd at EOF. */
@@ -123,26 +136,53 @@ class NoReadyLine extends BerthError {
   }
 }
 
-/** Waits for the monitor's `ok MONITOR INIT` line. */
-function readyLine(sock: Socket): Promise<{ monitorPid: number; initPid: number }> {
-  return new Promise((resolve, reject) => {
+interface ReadyLines {
+  /** The monitor's `ok MONITOR INIT` line. */
+  ready: Promise<{ monitorPid: number; initPid: number }>;
+  /** With keepForExit: the exit line that follows `ok` (other lines, its warnings, are skipped). */
+  exit: Promise<ExitStatus | undefined>;
+}
+
+function readyLines(sock: Socket, keepForExit: boolean): ReadyLines {
+  let exitDone: (st: ExitStatus | undefined) => void = () => undefined;
+  const exit = new Promise<ExitStatus | undefined>((r) => (exitDone = r));
+  const ready = new Promise<{ monitorPid: number; initPid: number }>((resolve, reject) => {
+    let ok = false;
     let done = false;
     readLines(
       sock,
       (line) => {
         if (done) return;
-        done = true;
-        const ok = /^ok (\d+) (\d+)$/.exec(line);
-        if (ok) resolve({ monitorPid: Number(ok[1]), initPid: Number(ok[2]) });
+        if (ok) {
+          if (!/^(exited|signaled) /.test(line)) return;
+          done = true;
+          let st: ExitStatus | undefined;
+          try {
+            st = parseExitFile(`${line}\n`, 'exit line');
+          } catch {
+            st = undefined; // malformed: the exit file decides
+          }
+          exitDone(st);
+          sock.destroy();
+          return;
+        }
+        const m = /^ok (\d+) (\d+)$/.exec(line);
+        if (m) resolve({ monitorPid: Number(m[1]), initPid: Number(m[2]) });
         else reject(monitorError(line.startsWith('error ') ? `berth-monitor: ${line.slice(6)}` : `berth-monitor said ${JSON.stringify(line)}`));
+        ok = m !== null;
+        if (ok && keepForExit) return;
+        done = true;
+        exitDone(undefined);
         sock.destroy();
       },
       () => {
-        if (!done) reject(new NoReadyLine());
+        if (!ok && !done) reject(new NoReadyLine());
+        if (!done) exitDone(undefined);
         done = true;
       },
     );
   });
+  return { ready, exit };
 }
 
 /** Follows the sync protocol to `ready`; resolves with the pid of `pid N`, if any. */
@@ -293,20 +333,24 @@ function monitorArgs(opts: MonitorOptions, syncFd: number): string[] {
   if (opts.stdin) args.push('--stdin');
   if (opts.attachStallMs !== undefined) args.push('--attach-stall-ms', String(opts.attachStallMs));
   if (opts.connectAttach) args.push('--attach-fd', String(readyFd + 1));
+  if (opts.readyExit) args.push('--ready-exit');
   return args;
 }
 
 /** Sends the program, waits for the monitor's ready line and follows the sync protocol. */
 async function follow(opts: MonitorOptions, launched: Launched, syncFd: number): Promise<MonitorStarted> {
   const { sync, programPipe, ready, attach, spawned } = launched;
+  if (attach) opts.onAttach?.(attach);
   programPipe.on('error', () => undefined); // berth-init failed before reading: its error tells why
   Promise.resolve(opts.program).then(
     (p) => programPipe.end(p),
     () => programPipe.destroy(),
   );
+  const lines = readyLines(ready, opts.readyExit === true);
+  lines.ready.catch(() => undefined);
   const monitorReady = spawned.then(() => {
     opts.onStep?.('spawned');
-    return readyLine(ready);
+    return lines.ready;
   });
   monitorReady.catch(() => undefined);
   const synced = followSync(sync, opts, monitorReady);
@@ -316,10 +360,11 @@ async function follow(opts: MonitorOptions, launched: Launched, syncFd: number):
     opts.onStep?.('monitor ready');
     const reported = await synced;
     const containerPid = reported ?? (await readPidFile(opts.pidFile)) ?? started.initPid;
-    return { ...started, containerPid, syncFd, ...(attach ? { attach } : {}) };
+    return { ...started, containerPid, syncFd, ...(attach ? { attach } : {}), ...(opts.readyExit ? { exit: lines.exit } : {}) };
   } catch (e) {
     sync.destroy();
     programPipe.destroy();
+    ready.destroy();
     attach?.destroy();
     throw e;
   }

@@ -6,7 +6,8 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TestBerthd } from '../../harness/berthd.js';
@@ -35,6 +36,47 @@ async function poll(what: string, fn: () => boolean, state: () => unknown = () =
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(state())}`);
     await sleep(20);
   }
+}
+
+/**
+ * POST /exec/{id}/start hijacked as the docker CLI does it; resolves once the 101 has come,
+ * with the rest of the stream (after the 101's headers) as it comes, and its end.
+ */
+function hijackedStart(socket: string, execId: string): Promise<{ rest: () => Buffer; ended: Promise<Buffer> }> {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({ Detach: false, Tty: false });
+    const s = connect(socket);
+    let buf: Buffer = Buffer.alloc(0);
+    let head = -1;
+    let endedResolve!: (b: Buffer) => void;
+    const ended = new Promise<Buffer>((r) => (endedResolve = r));
+    s.on('error', reject);
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (head < 0 && (head = buf.indexOf('\r\n\r\n')) >= 0) {
+        if (!buf.subarray(0, head).toString().startsWith('HTTP/1.1 101')) reject(new Error(buf.toString()));
+        resolve({ rest: () => buf.subarray(head + 4), ended });
+      }
+    });
+    s.on('end', () => endedResolve(head >= 0 ? buf.subarray(head + 4) : buf));
+    s.write(`POST /v1.47/exec/${execId}/start HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  });
+}
+
+/** Stdout and stderr byte counts and the last bytes of stdout, of a multiplexed stream. */
+function demuxCounts(b: Buffer): { out: number; err: number; tail: string } {
+  let out = 0;
+  let err = 0;
+  let tail = '';
+  for (let i = 0; i + 8 <= b.length; ) {
+    const n = b.readUInt32BE(i + 4);
+    if (b[i] === 1) {
+      out += n;
+      tail = (tail + b.subarray(Math.max(i + 8, i + 8 + n - 16), i + 8 + n).toString()).slice(-16);
+    } else err += n;
+    i += 8 + n;
+  }
+  return { out, err, tail };
 }
 
 const seen = (runtime: string) => (): unknown => ({ monitors: execMonitors(runtime), dirs: execDirs(runtime) });
@@ -133,6 +175,38 @@ describe('exec launches started ahead', () => {
     // it ran in the new run's pid namespace
     assert.equal(readFileSync(`/proc/${pid}/root/ns-seen`, 'utf8').trim(), readlinkSync(`/proc/${pid}/ns/pid`));
     await d.docker(['rm', '-f', 'restarted']);
+  });
+
+  test('an exec without stdin or tty streams from its monitor: berthd stopped after the start holds nothing back', { timeout: 60_000 }, async () => {
+    const c = await running('direct');
+    await d.docker(['exec', 'direct', 'true']);
+    await spare(c.runtime);
+    const pid = Number((await d.docker(['inspect', '-f', '{{.State.Pid}}', 'direct'])).stdout.trim());
+    // 8 MiB, far more than the sockets between the monitor, berthd and the client hold
+    const script = 'while [ ! -e /go ]; do usleep 10000; done; head -c 8388608 /dev/zero; echo; echo done; echo err >&2; exit 6';
+    const created = await d.api('POST', '/containers/direct/exec', { Cmd: ['sh', '-c', script], AttachStdout: true, AttachStderr: true });
+    const execId = created.json.Id as string;
+    const stream = await hijackedStart(d.socket, execId);
+    for (let i = 0; !(await d.api('GET', `/exec/${execId}/json`)).json.Running; i++) {
+      if (i > 500) throw new Error('the exec did not start');
+      await sleep(20);
+    }
+    const berthd = Number(readFileSync(join(d.dir, 'berthd.pid'), 'utf8'));
+    process.kill(berthd, 'SIGSTOP');
+    try {
+      writeFileSync(`/proc/${pid}/root/go`, '');
+      // through berthd, the stream would stop at what the sockets hold until berthd ran again
+      const got = demuxCounts(await Promise.race([stream.ended, sleep(20_000).then(() => stream.rest())]));
+      assert.deepEqual({ ...got, tail: got.tail.endsWith('\ndone\n') }, { out: 8388608 + 6, err: 4, tail: true }, 'all of it, and the end, with berthd stopped');
+    } finally {
+      process.kill(berthd, 'SIGCONT');
+    }
+    assert.equal((await execEnd(execId)).ExitCode, 6);
+    // a start that fails in berth-init: its message reaches the client as stderr
+    const bad = await d.docker(['exec', '-w', '/nope', 'direct', 'true']);
+    assert.equal(bad.code, 126);
+    assert.match(bad.stderr, /chdir `\/nope`: No such file or directory/);
+    await d.docker(['rm', '-f', 'direct']);
   });
 
   test('stopping the container cancels its spare; berthd killed with SIGKILL leaves none behind', async () => {

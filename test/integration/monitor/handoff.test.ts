@@ -1,0 +1,101 @@
+// berth-monitor's --ready-exit (the exit line on the ready channel, before the exit file)
+// and MSG_HANDOFF (a connection given in place of the starter's attach connection: the
+// output goes straight to it, framed, and its end is the stream's end).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Socket } from 'node:net';
+import { encodeFrame, FrameDecoder, MSG_HANDOFF, waitForExitFile } from '../../../src/engine/monitor/index.js';
+import { nativeAddon } from '../../../src/sys/native.js';
+import { makeBox, processesMentioning, skipUnlessRoot, startSh, waitGone } from './helpers.js';
+
+const fdOf = (s: Socket): number => (s as Socket & { _handle: { fd: number } })._handle.fd;
+
+/** Everything a socket receives until its end, and whether it ended. */
+function drain(s: Socket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  s.on('data', (d: Buffer) => chunks.push(d));
+  return new Promise((resolve) => s.once('end', () => resolve(Buffer.concat(chunks))));
+}
+
+test('--ready-exit: the status comes on the ready channel, and the exit file says the same', { skip: skipUnlessRoot, timeout: 60_000 }, async () => {
+  const box = await makeBox('ready-exit');
+  try {
+    const s = await startSh(box, 'exit 7', { readyExit: true });
+    assert.ok(s.exit, 'an exit promise with readyExit');
+    const st = await s.exit;
+    assert.deepEqual([st?.kind, st?.code, st?.exitCode], ['exited', 7, 7]);
+    const file = await waitForExitFile(box.exitFile, { timeoutMs: 10_000 });
+    assert.equal(file.finishedAtNs, st?.finishedAtNs);
+    await waitGone(s.monitorPid, 'the monitor');
+  } finally {
+    await box.cleanup();
+  }
+});
+
+test('--ready-exit: a signal, and a monitor killed before the end (no line: undefined)', { skip: skipUnlessRoot, timeout: 60_000 }, async () => {
+  const box = await makeBox('ready-exit-sig');
+  try {
+    const s = await startSh(box, 'kill -TERM $$; sleep 5', { readyExit: true });
+    const st = await s.exit;
+    assert.deepEqual([st?.kind, st?.signal, st?.exitCode], ['signaled', 'SIGTERM', 143]);
+    const killed = await startSh(box, 'sleep 30', { readyExit: true });
+    process.kill(killed.monitorPid, 'SIGKILL');
+    assert.equal(await killed.exit, undefined);
+    process.kill(killed.containerPid, 'SIGKILL');
+    await waitGone(killed.containerPid, 'the orphaned container process');
+  } finally {
+    await box.cleanup();
+  }
+});
+
+test('MSG_HANDOFF: the given connection gets the framed output and the end; the starter\'s connection none', { skip: skipUnlessRoot, timeout: 60_000 }, async () => {
+  const box = await makeBox('handoff');
+  try {
+    const go = join(box.dir, 'go');
+    let own: Socket | undefined;
+    const started = startSh(box, `while [ ! -e ${go} ]; do usleep 10000; done; echo out; echo err >&2; cat; exit 3`, {
+      connectAttach: true,
+      readyExit: true,
+      onAttach: (s) => (own = s),
+    });
+    assert.ok(own, 'the attach connection is given at once');
+    const ownData = drain(own);
+    const [mine, theirs] = nativeAddon().socketPair();
+    const client = new Socket({ fd: mine, readable: true, writable: true });
+    const received = drain(client);
+    nativeAddon().sendFds(fdOf(own), encodeFrame(MSG_HANDOFF), [theirs]);
+    closeSync(theirs); // the monitor holds it now
+    const s = await started;
+    client.write('not a message: dropped, and not stdin either\n');
+    writeFileSync(go, '');
+    const frames = new FrameDecoder().push(await received).map((f) => `${f.stream} ${f.payload.toString()}`);
+    assert.deepEqual(frames, ['1 out\n', '2 err\n'], 'stdout and stderr, framed; `cat` read no input');
+    assert.equal((await ownData).length, 0, 'the starter\'s connection got no output and was closed');
+    assert.deepEqual([(await s.exit)?.exitCode], [3]);
+    await waitForExitFile(box.exitFile, { timeoutMs: 10_000 });
+    await waitGone(s.monitorPid, 'the monitor');
+    assert.equal(existsSync(box.attachSocket), false);
+    assert.deepEqual(processesMentioning(box.dir), []);
+    client.destroy();
+  } finally {
+    await box.cleanup();
+  }
+});
+
+test('MSG_HANDOFF without a descriptor: refused, the starter is disconnected, the container goes on', { skip: skipUnlessRoot, timeout: 60_000 }, async () => {
+  const box = await makeBox('handoff-bad');
+  try {
+    let own: Socket | undefined;
+    const s = await startSh(box, 'sleep 0.3; exit 4', { connectAttach: true, readyExit: true, onAttach: (a) => (own = a) });
+    const ended = drain(own!);
+    own!.write(encodeFrame(MSG_HANDOFF));
+    await ended;
+    assert.equal((await s.exit)?.exitCode, 4);
+    await waitGone(s.monitorPid, 'the monitor');
+  } finally {
+    await box.cleanup();
+  }
+});
