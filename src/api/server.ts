@@ -112,12 +112,15 @@ export function createApiServer(backend: EngineBackend, opts: ApiServerOptions =
     const apiVersion = requestedVersion ?? maxVersion;
     const started = Date.now();
 
-    const abort = new AbortController();
-    const onGone = (): void => {
-      if (!res.writableFinished) abort.abort();
+    // The signal is made when a handler asks for it: most requests never do.
+    let abort: AbortController | undefined;
+    let gone = false;
+    const goneNow = (): void => {
+      gone = true;
+      abort?.abort();
     };
-    if (upgrade) upgrade.socket.once('close', () => abort.abort());
-    else res.once('close', onGone);
+    if (upgrade) upgrade.socket.once('close', goneNow);
+    else res.once('close', () => !res.writableFinished && goneNow());
 
     const upgradedBody = upgrade ? new UpgradedRequestBody(req, upgrade.socket, upgrade.head) : undefined;
     let bodyConsumed = false;
@@ -145,7 +148,13 @@ export function createApiServer(backend: EngineBackend, opts: ApiServerOptions =
       query,
       apiVersion,
       requestedVersion,
-      signal: abort.signal,
+      get signal() {
+        if (!abort) {
+          abort = new AbortController();
+          if (gone) abort.abort();
+        }
+        return abort.signal;
+      },
       upgrade: upgrade !== undefined,
       body: (limit = JSON_BODY_LIMIT) => readBody(limit),
       bodyStream: () => {
@@ -211,7 +220,7 @@ export function createApiServer(backend: EngineBackend, opts: ApiServerOptions =
       if (status >= 500) {
         log('error', `handler for ${method} ${match.route.pattern} returned error`, { url: rawUrl, status, error: String(e) });
       }
-      if (abort.signal.aborted) return;
+      if (gone) return;
       if (hijacked) {
         hijacked.fail(e);
         hijacked.close();

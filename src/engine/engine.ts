@@ -154,6 +154,13 @@ const EXEC_AFTERMATH_MS = 10;
  * record is the only one written.
  */
 const EXEC_RECORD_DELAY_MS = 5;
+/**
+ * How long berthd leaves the exit channel of a handed-over exec unread (ExitChannel.hold):
+ * its client asks for the exit code right after its stream ends, and that request reads
+ * it; berthd woken by the monitor's exit line instead would take the CPU from the monitor
+ * before it ends the client's stream.
+ */
+const EXEC_EXIT_HOLD_MS = 20;
 
 interface Waiter {
   condition: WaitCondition;
@@ -165,6 +172,21 @@ interface ExecBase {
   cgroupProcs: string[];
   cgroupKinds: Map<string, CgroupFsKind>;
   seccomp: { spec: LinuxSeccomp; compiled: CompiledSeccomp } | undefined;
+  /** The run's latest exec programs, by what they were compiled from (execProgramKey). */
+  programs: Map<string, Buffer>;
+}
+
+/** Exec programs kept per run: scripts and health checks repeat a handful of commands. */
+const EXEC_PROGRAMS_KEPT = 8;
+
+/** The user files an exec's program reads (its user, HOME): a changed one compiles it again. */
+function userFilesStamp(rootfs: string): string {
+  return ['etc/passwd', 'etc/group']
+    .map((f) => {
+      const st = statSync(join(rootfs, f), { bigint: true, throwIfNoEntry: false });
+      return st ? `${st.ino}:${st.mtimeNs}:${st.size}` : '-';
+    })
+    .join(' ');
 }
 
 /** What berthd holds in memory for one container beside its record. */
@@ -209,6 +231,8 @@ interface ExecRecord {
   saved: Promise<void>;
   /** Its program, compiled right after its creation when a launch waits for it (createExec). */
   program?: { pid: number; key: string; bytes: Buffer } | undefined;
+  /** A handed-over exec's status, read from its monitor's held exit channel when asked. */
+  exitNow?: (() => ExitStatus | undefined) | undefined;
 }
 
 /** What an exec's program depends on besides its config: the console size it starts with. */
@@ -1556,6 +1580,8 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     const c = this.get(ref);
     const rec = c.rec;
     const s = rec.state;
+    // dockerd's: the execs created and not ended (an ended one stays inspectable by its id)
+    const execIds = [...this.execs.values()].filter((e) => e.containerId === rec.id && (e.running || !e.started)).map((e) => e.id);
     const out: ContainerInspect = {
       Id: rec.id,
       Created: rec.created,
@@ -1587,7 +1613,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       MountLabel: '',
       ProcessLabel: '',
       AppArmorProfile: '',
-      ExecIDs: [...this.execs.values()].filter((e) => e.containerId === rec.id).map((e) => e.id),
+      ExecIDs: execIds.length ? execIds : null,
       HostConfig: {
         ...rec.hostConfig,
         LogConfig: { Type: rec.hostConfig.LogConfig?.Type || this.opts.logDriver || 'json-file', Config: rec.hostConfig.LogConfig?.Config ?? this.opts.logOpts ?? {} },
@@ -1893,6 +1919,9 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
 
   override async execInspect(id: string): Promise<ExecInspect> {
     const ex = this.exec(id);
+    const st = ex.running ? ex.exitNow?.() : undefined;
+    const rec = this.containers.get(ex.containerId)?.rec;
+    if (st && rec) void this.execExited(rec, ex, st.exitCode, EXEC_AFTERMATH_MS);
     const cfg = ex.config;
     return {
       ID: ex.id,
@@ -1931,11 +1960,30 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     };
   }
 
-  /** The exec's init program (exec.ts), for the container's current process. */
+  /**
+   * The exec's init program (exec.ts), for the container's current process: one compiled
+   * before in this run from the same config, console and user files, or a new one.
+   */
   private execProgram(c: Live, ex: ExecRecord, consoleSize: readonly number[] | undefined, consoleSocket: string | undefined): Buffer {
     const rec = c.rec;
-    const process_ = this.execProcess(c, ex, consoleSize as [number, number] | undefined);
     const base = this.execBase(c);
+    const cfg = ex.config;
+    const key = JSON.stringify([cfg.Cmd, cfg.Env ?? null, cfg.User ?? '', cfg.WorkingDir ?? '', cfg.Privileged === true, cfg.Tty === true, consoleSize ?? null, consoleSocket ?? '', userFilesStamp(rec.rootfs)]);
+    const kept = base.programs.get(key);
+    if (kept) {
+      base.programs.delete(key); // most recently used goes last
+      base.programs.set(key, kept);
+      return kept;
+    }
+    const program = this.compileExecProgram(c, ex, base, consoleSize, consoleSocket);
+    base.programs.set(key, program);
+    if (base.programs.size > EXEC_PROGRAMS_KEPT) base.programs.delete(base.programs.keys().next().value!);
+    return program;
+  }
+
+  private compileExecProgram(c: Live, ex: ExecRecord, base: ExecBase, consoleSize: readonly number[] | undefined, consoleSocket: string | undefined): Buffer {
+    const rec = c.rec;
+    const process_ = this.execProcess(c, ex, consoleSize as [number, number] | undefined);
     const seccomp = base.seccomp && !ex.config.Privileged ? base.seccomp.compiled : undefined;
     const ops = compileExec({
       pid: rec.state.pid,
@@ -1980,6 +2028,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       cgroupProcs: this.cgroup(c.rec).procsFiles(),
       cgroupKinds: new Map(),
       seccomp: seccompSpec ? { spec: seccompSpec, compiled: compileSeccompCached(seccompSpec, 'seccomp profile') } : undefined,
+      programs: new Map(),
     };
     return c.execBase;
   }
@@ -2046,6 +2095,10 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       }
       const handedOff = handOff !== undefined && (await handOff((fd) => l.handOff(fd)));
       l.send(program);
+      if (handedOff) {
+        l.holdExit(EXEC_EXIT_HOLD_MS);
+        ex.exitNow = () => l.exitNow();
+      }
       const started = await l.started;
       ex.pid = started.containerPid;
       ex.monitorPid = started.monitorPid;
@@ -2138,6 +2191,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     if (!ex.running) return;
     ex.exitCode = exitCode;
     ex.running = false;
+    ex.exitNow = undefined;
     ex.done.resolve();
     this.emit(rec, 'exec_die', { execID: ex.id, exitCode: String(exitCode) });
     this.spareLaunchAfter(rec, ex);

@@ -13,8 +13,9 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sealedInitPath } from '../runtime/init-runner.js';
 import type { Socket } from 'node:net';
+import type { ExitStatus } from './monitor/exit-file.js';
 import { nativeAddon } from '../sys/native.js';
-import { encodeFrame, MSG_HANDOFF, startMonitor, waitForExitFile, type MonitorStarted } from './monitor/index.js';
+import { encodeFrame, MSG_HANDOFF, startMonitor, waitForExitFile, type ExitChannel, type MonitorStarted } from './monitor/index.js';
 
 /** Where the monitor of an exec with a tty waits for the pty master (its program's CONSOLE op). */
 export const execConsoleSocket = (dir: string): string => join(dir, 'console.sock');
@@ -39,6 +40,8 @@ export class ExecLaunch {
   private monitorUp = false;
   /** berthd's attach connection to the monitor (attached launches). */
   private attach: Socket | undefined;
+  /** The monitor's ready channel, which gets its exit line (`--ready-exit`). */
+  private exitChannel: ExitChannel | undefined;
   private readonly program: { resolve: (b: Buffer) => void; reject: (e: unknown) => void };
   readonly started: Promise<MonitorStarted>;
 
@@ -64,6 +67,7 @@ export class ExecLaunch {
       connectAttach: opts.attached,
       onAttach: (s) => (this.attach = s),
       readyExit: true,
+      onExitChannel: (ch) => (this.exitChannel = ch),
       onStep: (step) => {
         if (step === 'monitor ready') this.monitorUp = true;
         opts.onStep?.(step);
@@ -108,6 +112,16 @@ export class ExecLaunch {
       return false;
     }
     return true;
+  }
+
+  /** ExitChannel.hold: the exit line is read when asked (exitNow) or after `ms`. */
+  holdExit(ms: number): void {
+    this.exitChannel?.hold(ms);
+  }
+
+  /** The exit status if the monitor has reported it, read at once. */
+  exitNow(): ExitStatus | undefined {
+    return this.exitChannel?.exitNow();
   }
 
   /** Hands berth-init its program (once); `started` then follows it to `ready`. */

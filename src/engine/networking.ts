@@ -212,11 +212,7 @@ export class ContainerNetworking {
   }
 
   private attached(id: string): NetworkSettings | undefined {
-    try {
-      return this.manager.containerSettings(id);
-    } catch {
-      return undefined;
-    }
+    return this.manager.containerSettingsIfAttached(id);
   }
 
   /** NetworkSettings for container inspect, as dockerd shapes them. */

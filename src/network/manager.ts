@@ -683,9 +683,13 @@ export class NetworkManager {
     });
   }
 
-  /** NetworkSettings of an attached container, as container inspect shows them. */
-  containerSettings(containerId: string): NetworkSettings {
-    return this.settings(this.sandbox(containerId));
+  /**
+   * NetworkSettings of an attached container, as container inspect shows them; undefined
+   * when it has no sandbox (no error is built: inspect asks often).
+   */
+  containerSettingsIfAttached(containerId: string): NetworkSettings | undefined {
+    const sb = this.state.sandboxes[containerId];
+    return sb ? this.settings(sb) : undefined;
   }
 
   private settings(sb: SandboxRecord): NetworkSettings {

@@ -4,7 +4,7 @@
 // container's running monitor (`via`): no fork of this large process on its event loop.
 
 import { spawn, type StdioOptions } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { BerthError, errorMessage } from '../../errors.js';
@@ -53,6 +53,8 @@ export interface MonitorOptions {
   connectAttach?: boolean;
   /** With connectAttach: given that connection at once, before the monitor is even up. */
   onAttach?: (attach: Socket) => void;
+  /** With readyExit: given the exit channel at once (to hold it from the start of a process). */
+  onExitChannel?: (channel: ExitChannel) => void;
   /**
    * Keep the monitor's ready channel for its exit line (`--ready-exit`): `exit` resolves
    * with the status as soon as the monitor has it, before its exit file is written.
@@ -136,7 +138,19 @@ class NoReadyLine extends BerthError {
   }
 }
 
-interface ReadyLines {
+/** The monitor's ready channel after `ok`, kept for its exit line (`--ready-exit`). */
+export interface ExitChannel {
+  /**
+   * Stops reading the channel for `ms` once `ok` has come: the exit line then wakes nobody
+   * (a wake-up right as the process ends takes the CPU from the monitor's last steps), and
+   * is read by exitNow() when someone asks, or when the time is up.
+   */
+  hold(ms: number): void;
+  /** The exit status, read at once if the monitor has sent it; undefined while it runs. */
+  exitNow(): ExitStatus | undefined;
+}
+
+interface ReadyLines extends ExitChannel {
   /** The monitor's `ok MONITOR INIT` line. */
   ready: Promise<{ monitorPid: number; initPid: number }>;
   /** With keepForExit: the exit line that follows `ok` (other lines, its warnings, are skipped). */
@@ -144,45 +158,97 @@ interface ReadyLines {
 }
 
 function readyLines(sock: Socket, keepForExit: boolean): ReadyLines {
-  let exitDone: (st: ExitStatus | undefined) => void = () => undefined;
+  let exitDone!: (st: ExitStatus | undefined) => void;
   const exit = new Promise<ExitStatus | undefined>((r) => (exitDone = r));
-  const ready = new Promise<{ monitorPid: number; initPid: number }>((resolve, reject) => {
-    let ok = false;
-    let done = false;
-    readLines(
-      sock,
-      (line) => {
-        if (done) return;
-        if (ok) {
-          if (!/^(exited|signaled) /.test(line)) return;
-          done = true;
-          let st: ExitStatus | undefined;
-          try {
-            st = parseExitFile(`${line}\n`, 'exit line');
-          } catch {
-            st = undefined; // malformed: the exit file decides
-          }
-          exitDone(st);
-          sock.destroy();
-          return;
-        }
-        const m = /^ok (\d+) (\d+)$/.exec(line);
-        if (m) resolve({ monitorPid: Number(m[1]), initPid: Number(m[2]) });
-        else reject(monitorError(line.startsWith('error ') ? `berth-monitor: ${line.slice(6)}` : `berth-monitor said ${JSON.stringify(line)}`));
-        ok = m !== null;
-        if (ok && keepForExit) return;
-        done = true;
-        exitDone(undefined);
-        sock.destroy();
-      },
-      () => {
-        if (!ok && !done) reject(new NoReadyLine());
-        if (!done) exitDone(undefined);
-        done = true;
-      },
-    );
+  let resolveReady!: (pids: { monitorPid: number; initPid: number }) => void;
+  let rejectReady!: (e: unknown) => void;
+  const ready = new Promise<{ monitorPid: number; initPid: number }>((res, rej) => ((resolveReady = res), (rejectReady = rej)));
+  let ok = false;
+  let done = false;
+  let status: ExitStatus | undefined;
+  let holdMs = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let buf = '';
+  const finish = (st: ExitStatus | undefined): void => {
+    if (done) return;
+    done = true;
+    status = st;
+    clearTimeout(timer);
+    exitDone(st);
+    sock.destroy();
+  };
+  const startHold = (): void => {
+    // pause() alone does not stop reading: node reads on up to the high-water mark, each
+    // read a wake-up. The handle itself is stopped; its `reading` flag stays set, or node
+    // (Socket._read, from the stream's read-more step) would start it again.
+    const handle = (sock as Socket & { _handle?: { readStop?: () => number; readStart?: () => number } })._handle;
+    const { readStop, readStart } = handle ?? {};
+    if (!handle || !readStop || !readStart) return;
+    sock.pause();
+    readStop.call(handle);
+    timer = setTimeout(() => {
+      if (done) return;
+      readStart.call(handle);
+      sock.resume();
+    }, holdMs); // not unref'd: the stopped socket keeps nothing alive, the exit line must still come
+  };
+  const onLine = (line: string): void => {
+    if (ok) {
+      if (!/^(exited|signaled) /.test(line)) return;
+      try {
+        finish(parseExitFile(`${line}\n`, 'exit line'));
+      } catch {
+        finish(undefined); // malformed: the exit file decides
+      }
+      return;
+    }
+    const m = /^ok (\d+) (\d+)$/.exec(line);
+    if (m) resolveReady({ monitorPid: Number(m[1]), initPid: Number(m[2]) });
+    else rejectReady(monitorError(line.startsWith('error ') ? `berth-monitor: ${line.slice(6)}` : `berth-monitor said ${JSON.stringify(line)}`));
+    ok = m !== null;
+    if (!ok || !keepForExit) finish(undefined);
+    else if (holdMs) startHold();
+  };
+  const consume = (text: string): void => {
+    buf += text;
+    let nl: number;
+    while (!done && (nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      onLine(line);
+    }
+  };
+  sock.setEncoding('utf8');
+  sock.on('data', consume);
+  sock.on('error', () => undefined);
+  sock.on('close', () => {
+    if (!ok && !done) rejectReady(new NoReadyLine());
+    finish(undefined);
   });
-  return { ready, exit };
+  return {
+    ready,
+    exit,
+    hold(ms) {
+      if (!keepForExit || done || holdMs) return;
+      holdMs = ms;
+      if (ok) startHold();
+    },
+    exitNow() {
+      if (done || !ok) return status;
+      const fd = (sock as Socket & { _handle?: { fd?: unknown } })._handle?.fd;
+      if (typeof fd !== 'number' || fd < 0) return undefined;
+      const b = Buffer.alloc(256);
+      for (let n = 1; n > 0 && !done; ) {
+        try {
+          n = readSync(fd, b); // non-blocking: EAGAIN while the monitor has sent nothing more
+        } catch {
+          break;
+        }
+        if (n > 0) consume(b.toString('utf8', 0, n));
+      }
+      return status;
+    },
+  };
 }
 
 /** Follows the sync protocol to `ready`; resolves with the pid of `pid N`, if any. */
@@ -348,6 +414,7 @@ async function follow(opts: MonitorOptions, launched: Launched, syncFd: number):
   );
   const lines = readyLines(ready, opts.readyExit === true);
   lines.ready.catch(() => undefined);
+  if (opts.readyExit) opts.onExitChannel?.(lines);
   const monitorReady = spawned.then(() => {
     opts.onStep?.('spawned');
     return lines.ready;

@@ -209,6 +209,25 @@ describe('exec launches started ahead', () => {
     await d.docker(['rm', '-f', 'direct']);
   });
 
+  test('a program compiled before is used again until the user files change', async () => {
+    await running('programs');
+    const uid = async (): Promise<string> => {
+      const r = await d.docker(['exec', '-u', 'app', 'programs', 'id', '-u']);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trim();
+    };
+    const edit = async (script: string): Promise<void> => {
+      const r = await d.docker(['exec', 'programs', 'sh', '-c', script]);
+      assert.equal(r.code, 0, r.stderr);
+    };
+    await edit('echo app:x:4321:4321::/home/app:/bin/sh >> /etc/passwd');
+    assert.equal(await uid(), '4321');
+    assert.equal(await uid(), '4321');
+    await edit('sed -i s/4321:4321/4322:4322/ /etc/passwd');
+    assert.equal(await uid(), '4322', 'the user from the edited /etc/passwd, not the program kept from before');
+    await d.docker(['rm', '-f', 'programs']);
+  });
+
   test('stopping the container cancels its spare; berthd killed with SIGKILL leaves none behind', async () => {
     const c = await running('stops');
     await d.docker(['exec', 'stops', 'true']);

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { closeSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Socket } from 'node:net';
-import { encodeFrame, FrameDecoder, MSG_HANDOFF, waitForExitFile } from '../../../src/engine/monitor/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { encodeFrame, FrameDecoder, MSG_HANDOFF, waitForExitFile, type ExitChannel } from '../../../src/engine/monitor/index.js';
 import { nativeAddon } from '../../../src/sys/native.js';
 import { makeBox, processesMentioning, skipUnlessRoot, startSh, waitGone } from './helpers.js';
 
@@ -46,6 +47,31 @@ test('--ready-exit: a signal, and a monitor killed before the end (no line: unde
     assert.equal(await killed.exit, undefined);
     process.kill(killed.containerPid, 'SIGKILL');
     await waitGone(killed.containerPid, 'the orphaned container process');
+  } finally {
+    await box.cleanup();
+  }
+});
+
+test('a held exit channel is not read until asked (exitNow), or until the hold ends', { skip: skipUnlessRoot, timeout: 60_000 }, async () => {
+  const box = await makeBox('ready-exit-hold');
+  try {
+    let ch: ExitChannel | undefined;
+    const started = startSh(box, 'exit 5', { readyExit: true, onExitChannel: (c) => (ch = c) });
+    ch!.hold(60_000);
+    const s = await started;
+    await waitForExitFile(box.exitFile, { timeoutMs: 10_000 });
+    const seen = await Promise.race([s.exit, sleep(200).then(() => 'not read')]);
+    assert.equal(seen, 'not read', 'the line waits in the socket');
+    assert.equal(ch!.exitNow()?.exitCode, 5);
+    assert.equal((await s.exit)?.exitCode, 5, 'exitNow settles the exit promise too');
+    assert.equal(ch!.exitNow()?.exitCode, 5, 'and answers again');
+
+    let ch2: ExitChannel | undefined;
+    const started2 = startSh(box, 'exit 6', { readyExit: true, onExitChannel: (c) => (ch2 = c) });
+    ch2!.hold(300);
+    const s2 = await started2;
+    assert.equal((await s2.exit)?.exitCode, 6, 'read by itself once the hold is over');
+    await waitGone(s2.monitorPid, 'the monitor');
   } finally {
     await box.cleanup();
   }
