@@ -172,7 +172,7 @@ interface ExecBase {
   cgroupProcs: string[];
   cgroupKinds: Map<string, CgroupFsKind>;
   seccomp: { spec: LinuxSeccomp; compiled: CompiledSeccomp } | undefined;
-  /** The run's latest exec programs, by what they were compiled from (execProgramKey). */
+  /** The run's latest exec programs, by what they were compiled from (execProgram). */
   programs: Map<string, Buffer>;
 }
 
@@ -2114,7 +2114,9 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       else this.watchExecExit(rec, ex);
       if (!started.attach) return undefined;
       if (!attached || handedOff) {
-        started.attach.destroy(); // prepared attached, started detached: the output goes nowhere
+        // prepared attached, started detached (the output goes nowhere), or handed over (the
+        // monitor has already closed this end)
+        started.attach.destroy();
         return undefined;
       }
       const conn = new AttachConnection(started.attach);
