@@ -14,6 +14,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable, Writable, type Duplex } from 'node:stream';
 import { errorMessage, invalidParameter } from '../errors.js';
+import { socketFd } from '../sys/socket-fd.js';
 import { createStdWriter, StreamId } from './stdcopy.js';
 import { versionAtLeast } from './version.js';
 
@@ -75,13 +76,6 @@ function outputs(t: Transport, multiplexed: boolean): { stdout: Writable; stderr
     },
   });
   return { stdout: raw, stderr: raw };
-}
-
-/** A plain (not TLS) socket's descriptor, from its libuv handle. */
-function socketFd(socket: Duplex): number | undefined {
-  if ((socket as { encrypted?: boolean }).encrypted) return undefined;
-  const fd = (socket as { _handle?: { fd?: unknown } })._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
 /** Resolves when the socket has closed (at once when it already has). */

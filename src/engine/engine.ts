@@ -179,7 +179,11 @@ interface ExecBase {
 /** Exec programs kept per run: scripts and health checks repeat a handful of commands. */
 const EXEC_PROGRAMS_KEPT = 8;
 
-/** The user files an exec's program reads (its user, HOME): a changed one compiles it again. */
+/**
+ * The user files an exec's program reads (its user, HOME): a changed one compiles it again.
+ * Only a cache key (a stat that follows a symlink out of the rootfs changes nothing but that);
+ * the compile itself resolves the files inside the rootfs.
+ */
 function userFilesStamp(rootfs: string): string {
   return ['etc/passwd', 'etc/group']
     .map((f) => {

@@ -15,6 +15,7 @@ import { sealedInitPath } from '../runtime/init-runner.js';
 import type { Socket } from 'node:net';
 import type { ExitStatus } from './monitor/exit-file.js';
 import { nativeAddon } from '../sys/native.js';
+import { socketFd } from '../sys/socket-fd.js';
 import { encodeFrame, MSG_HANDOFF, startMonitor, waitForExitFile, type ExitChannel, type MonitorStarted } from './monitor/index.js';
 
 /** Where the monitor of an exec with a tty waits for the pty master (its program's CONSOLE op). */
@@ -103,9 +104,8 @@ export class ExecLaunch {
    * end is the stream's end. False when it could not be sent: berthd's connection stays.
    */
   handOff(fd: number): boolean {
-    const s = this.attach as (Socket & { _handle?: { fd?: unknown } }) | undefined;
-    const own = s?._handle?.fd;
-    if (this.sent || typeof own !== 'number' || own < 0) return false;
+    const own = this.attach && socketFd(this.attach);
+    if (this.sent || own === undefined) return false;
     try {
       nativeAddon().sendFds(own, encodeFrame(MSG_HANDOFF), [fd]);
     } catch {

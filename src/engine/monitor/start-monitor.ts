@@ -10,6 +10,7 @@ import { Socket } from 'node:net';
 import { BerthError, errorMessage } from '../../errors.js';
 import { berthInitPath } from '../../runtime/paths.js';
 import { nativeAddon } from '../../sys/native.js';
+import { socketFd } from '../../sys/socket-fd.js';
 import { encodeFrame, MSG_SPAWN } from './attach.js';
 import { parseExitFile, type ExitStatus } from './exit-file.js';
 import { berthMonitorPath } from './monitor-path.js';
@@ -111,21 +112,26 @@ export interface MonitorStarted {
   exit?: Promise<ExitStatus | undefined>;
 }
 
-/** Reads newline-terminated lines from a socket; calls onLine for each, onEnd at EOF. */
-function readLines(sock: Socket, onLine: (line: string) => void, onEnd: () => void): void {
+/**
+ * Reads newline-terminated lines from a socket; calls onLine for each, onEnd at EOF. Returns
+ * the function that takes its data, for text read from the socket behind node's back.
+ */
+function readLines(sock: Socket, onLine: (line: string) => void, onEnd: () => void): (text: string) => void {
   let buf = '';
-  sock.setEncoding('utf8');
-  sock.on('data', (d: string) => {
-    buf += d;
+  const feed = (text: string): void => {
+    buf += text;
     let nl: number;
     while ((nl = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       onLine(line);
     }
-  });
+  };
+  sock.setEncoding('utf8');
+  sock.on('data', feed);
   sock.on('error', () => undefined);
   sock.on('close', onEnd);
+  return feed;
 }
 
 const monitorError = (message: string, cause?: unknown): BerthError =>
@@ -168,7 +174,6 @@ function readyLines(sock: Socket, keepForExit: boolean): ReadyLines {
   let status: ExitStatus | undefined;
   let holdMs = 0;
   let timer: NodeJS.Timeout | undefined;
-  let buf = '';
   const finish = (st: ExitStatus | undefined): void => {
     if (done) return;
     done = true;
@@ -193,6 +198,7 @@ function readyLines(sock: Socket, keepForExit: boolean): ReadyLines {
     }, holdMs); // not unref'd: the stopped socket keeps nothing alive, the exit line must still come
   };
   const onLine = (line: string): void => {
+    if (done) return;
     if (ok) {
       if (!/^(exited|signaled) /.test(line)) return;
       try {
@@ -209,19 +215,7 @@ function readyLines(sock: Socket, keepForExit: boolean): ReadyLines {
     if (!ok || !keepForExit) finish(undefined);
     else if (holdMs) startHold();
   };
-  const consume = (text: string): void => {
-    buf += text;
-    let nl: number;
-    while (!done && (nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      onLine(line);
-    }
-  };
-  sock.setEncoding('utf8');
-  sock.on('data', consume);
-  sock.on('error', () => undefined);
-  sock.on('close', () => {
+  const consume = readLines(sock, onLine, () => {
     if (!ok && !done) rejectReady(new NoReadyLine());
     finish(undefined);
   });
@@ -235,8 +229,8 @@ function readyLines(sock: Socket, keepForExit: boolean): ReadyLines {
     },
     exitNow() {
       if (done || !ok) return status;
-      const fd = (sock as Socket & { _handle?: { fd?: unknown } })._handle?.fd;
-      if (typeof fd !== 'number' || fd < 0) return undefined;
+      const fd = socketFd(sock);
+      if (fd === undefined) return undefined;
       const b = Buffer.alloc(256);
       for (let n = 1; n > 0 && !done; ) {
         try {

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemError } from '../../errors.js';
 import { nativeAddon } from '../../sys/native.js';
+import { socketFd } from '../../sys/socket-fd.js';
 
 /** sun_path holds 108 bytes, the terminating NUL included. */
 const SUN_PATH_MAX = 107;
@@ -99,8 +100,8 @@ export async function listenConsole(dir: string, name: string): Promise<ConsoleL
         };
       });
     }
-    const fd = (conn as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    if (fd === undefined || fd < 0) throw systemError(`the console connection on ${path} has no descriptor`);
+    const fd = conn && socketFd(conn);
+    if (fd === undefined) throw systemError(`the console connection on ${path} has no descriptor`);
     let got: ReceivedConsole | null;
     try {
       got = nativeAddon().recvFd(fd);
