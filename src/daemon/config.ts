@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { invalidParameter } from '../errors.js';
+import { parseGoDuration } from '../engine/images/filters.js';
 import type { Ulimit } from '../api/types/container.js';
 
 export interface DaemonConfig {
@@ -38,6 +39,8 @@ export interface DaemonConfig {
   iptables: boolean;
   /** Berth's own: the nftables table (family inet) of this daemon (default "berth"). */
   nftTable: string | undefined;
+  /** Berth's own: how long an ended exec stays inspectable, in ms ("exec-retention", default 5m). */
+  execRetentionMs: number;
 }
 
 export const DEFAULTS = {
@@ -46,6 +49,8 @@ export const DEFAULTS = {
   host: 'unix:///run/berth/berth.sock',
   pidfile: '/run/berth/berthd.pid',
   configFile: '/etc/berth/daemon.json',
+  /** dockerd forgets an ended exec 5 to 10 minutes after its end. */
+  execRetentionMs: 5 * 60_000,
 };
 
 const USAGE = `Usage: berthd [OPTIONS]
@@ -73,6 +78,7 @@ Options:
       --ip-forward                  Enable net.ipv4.ip_forward (default true)
       --iptables                    Write Berth's nftables rules (default true)
       --nft-table string            nftables table of this daemon (default "berth")
+      --exec-retention duration     How long an ended exec stays inspectable (default 5m0s)
       --default-ulimit ulimit       Default ulimits for containers (name=soft[:hard])
       --tls                         Use TLS; implied by --tlsverify
       --tlscacert string            Trust certs signed only by this CA
@@ -88,6 +94,13 @@ BERTH_DAEMON_CONFIG replace the defaults above; the berth CLI honours them too.
 
 export function usage(): string {
   return USAGE;
+}
+
+/** --exec-retention and "exec-retention": a Go duration (`5m`, `90s`) of at least a second, in ms. */
+function retention(what: string, v: string): number {
+  const seconds = parseGoDuration(v);
+  if (seconds === undefined || seconds < 1) throw invalidParameter(`${what}: expected a duration of at least 1s such as 5m or 90s, got ${JSON.stringify(v)}`);
+  return seconds * 1000;
 }
 
 /** --default-address-pool base=10.10.0.0/16,size=24 */
@@ -161,6 +174,7 @@ const DIRECTIVES: Partial<Record<keyof DaemonConfig, string>> = {
   ipForward: 'ip-forward',
   iptables: 'iptables',
   nftTable: 'nft-table',
+  execRetentionMs: 'exec-retention',
 };
 
 /** A value as Go's %v prints it (dockerd's conflict messages). */
@@ -220,6 +234,7 @@ export function parseFlags(argv: string[]): FlagResult {
       lists.logOpts[kv.slice(0, j)] = kv.slice(j + 1);
     } else if (arg === '--default-ulimit') lists.ulimits.push(parseUlimit(value()));
     else if (arg === '--default-address-pool') lists.pools.push(parseAddressPool(value()));
+    else if (arg === '--exec-retention') values.execRetentionMs = retention(`invalid argument for "${arg}" flag`, value());
     else if (arg in STRING_FLAGS) (values as Record<string, unknown>)[STRING_FLAGS[arg]!] = value();
     else if (arg in BOOL_FLAGS) (values as Record<string, unknown>)[BOOL_FLAGS[arg]!] = inline === undefined ? true : parseBoolFlag(arg, inline);
     else if (arg === '-D' || arg === '--debug') debug = inline === undefined ? true : parseBoolFlag(arg, inline);
@@ -299,6 +314,7 @@ export function parseDaemonJson(text: string, source: string): PartialDaemonConf
       case 'ip-forward': out.ipForward = bool(k, v); break;
       case 'iptables': out.iptables = bool(k, v); break;
       case 'nft-table': out.nftTable = str(k, v); break;
+      case 'exec-retention': out.execRetentionMs = retention(`${prefix}: ${k}`, str(k, v)); break;
       case 'default-address-pools': {
         if (!Array.isArray(v) || v.some((p) => typeof p?.base !== 'string' || typeof p?.size !== 'number')) throw invalidParameter(`${prefix}: default-address-pools: expected [{"base": "10.10.0.0/16", "size": 24}]`);
         out.defaultAddressPools = (v as { base: string; size: number }[]).map((p) => ({ base: p.base, size: p.size }));
@@ -374,6 +390,7 @@ export function loadDaemonConfig(
     ipForward: flags.ipForward ?? file.ipForward ?? true,
     iptables: flags.iptables ?? file.iptables ?? true,
     nftTable: flags.nftTable ?? file.nftTable,
+    execRetentionMs: flags.execRetentionMs ?? file.execRetentionMs ?? DEFAULTS.execRetentionMs,
   };
   if (!LOG_LEVELS.includes(config.logLevel)) throw invalidParameter(`unable to parse logging level: ${config.logLevel}`);
   if (!['json-file', 'local', 'none'].includes(config.logDriver)) throw invalidParameter(`logging driver "${config.logDriver}" is not supported (json-file, local, none)`);

@@ -116,6 +116,8 @@ export interface EngineOptions {
   network?: NetworkManager;
   /** Named and anonymous volumes (the build service's store, shared with the volume endpoints). */
   volumes?: VolumeStore;
+  /** How long an ended exec stays inspectable, in ms (default 5 minutes). */
+  execRetentionMs?: number;
 }
 
 interface Deferred<T> {
@@ -237,7 +239,12 @@ interface ExecRecord {
   program?: { pid: number; key: string; bytes: Buffer } | undefined;
   /** A handed-over exec's status, read from its monitor's held exit channel when asked. */
   exitNow?: (() => ExitStatus | undefined) | undefined;
+  /** When it ended (ms), or when berthd found it ended at its start; forgotten execRetentionMs after. */
+  endedAt?: number;
 }
+
+/** How long an ended exec stays inspectable unless --exec-retention says otherwise. */
+const DEFAULT_EXEC_RETENTION_MS = 5 * 60_000;
 
 /** What an exec's program depends on besides its config: the console size it starts with. */
 const consoleKey = (size: readonly number[] | undefined): string => (size ? size.join('x') : '');
@@ -409,6 +416,8 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   private readonly volumes: VolumeStore;
   /** Starts the containers' monitors (a fork of berthd costs milliseconds; its fork does not). */
   private readonly spawner: MonitorSpawner;
+  /** The next sweep of ended execs, while there are some (sweepEndedExecs). */
+  private execSweep: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: EngineOptions) {
     super();
@@ -595,6 +604,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       this.execs.set(ex.id, ex);
       if (!ex.running) {
         ex.done.resolve();
+        this.execEnded(ex); // its end time is not on record: it stays its full time from now
         continue;
       }
       const st = await readExitFile(join(ex.dir, 'exit')).catch(() => undefined);
@@ -664,6 +674,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   /** Stops watching (the containers go on: live restore); removes the cgroup parent when empty. */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.execSweep);
     this.spawner.close();
     await this.launches.close();
     await this.images.flush?.().catch((e: unknown) => this.log('warn', `sync pulled layers: ${errorMessage(e)}`));
@@ -1925,17 +1936,19 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     const ex = this.exec(id);
     const st = ex.running ? ex.exitNow?.() : undefined;
     const rec = this.containers.get(ex.containerId)?.rec;
-    if (st && rec) void this.execExited(rec, ex, st.exitCode, EXEC_AFTERMATH_MS);
+    // The client waits for this answer; the end's bookkeeping (event, waiters, the next spare
+    // launch) goes after it is written.
+    if (st && rec) setImmediate(() => void this.execExited(rec, ex, st.exitCode, EXEC_AFTERMATH_MS));
     const cfg = ex.config;
     return {
       ID: ex.id,
-      Running: ex.running,
-      ExitCode: ex.exitCode,
+      Running: st ? false : ex.running,
+      ExitCode: st ? st.exitCode : ex.exitCode,
       ProcessConfig: { tty: cfg.Tty === true, entrypoint: cfg.Cmd[0] ?? '', arguments: cfg.Cmd.slice(1), privileged: cfg.Privileged === true, ...(cfg.User ? { user: cfg.User } : {}) },
       OpenStdin: cfg.AttachStdin === true,
       OpenStderr: cfg.AttachStderr === true,
       OpenStdout: cfg.AttachStdout === true,
-      CanRemove: !ex.running && ex.started,
+      CanRemove: (st !== undefined || !ex.running) && ex.started,
       ContainerID: ex.containerId,
       DetachKeys: cfg.DetachKeys ?? '',
       Pid: ex.pid,
@@ -2131,6 +2144,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       ex.running = false;
       ex.exitCode = 126;
       ex.done.resolve();
+      this.execEnded(ex);
       void rm(ex.dir, { recursive: true, force: true });
       if (isBerthError(e)) throw e;
       throw systemError(`exec ${id}: ${errorMessage(e)}`, e);
@@ -2174,6 +2188,58 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     };
   }
 
+  /**
+   * An exec has ended: it stays inspectable for execRetentionMs, then is forgotten, in
+   * memory and in its container's journal, as dockerd forgets one (its garbage collection
+   * runs every 5 minutes and takes an exec at its second pass). Without it, a container that
+   * is exec'd into all day would hold every exec it ever ran until its removal.
+   */
+  private execEnded(ex: ExecRecord): void {
+    ex.endedAt = Date.now();
+    this.scheduleExecSweep(this.execRetentionMs);
+  }
+
+  private get execRetentionMs(): number {
+    return this.opts.execRetentionMs ?? DEFAULT_EXEC_RETENTION_MS;
+  }
+
+  private scheduleExecSweep(delayMs: number): void {
+    if (this.execSweep || this.closed) return;
+    this.execSweep = setTimeout(() => {
+      this.execSweep = undefined;
+      void this.sweepEndedExecs();
+    }, delayMs);
+    this.execSweep.unref();
+  }
+
+  /** Forgets the execs ended execRetentionMs ago or more; comes back for the next one due. */
+  private async sweepEndedExecs(): Promise<void> {
+    const now = Date.now();
+    const due = new Map<string, ExecRecord[]>();
+    let next: number | undefined;
+    for (const ex of this.execs.values()) {
+      if (ex.endedAt === undefined || ex.running) continue;
+      const at = ex.endedAt + this.execRetentionMs;
+      if (at > now) {
+        next = Math.min(next ?? at, at);
+        continue;
+      }
+      this.execs.delete(ex.id);
+      due.set(ex.containerId, [...(due.get(ex.containerId) ?? []), ex]);
+    }
+    for (const [containerId, list] of due) {
+      await Promise.all(list.map((ex) => ex.saved)); // a write still queued would add it back
+      const ids = new Set(list.filter((ex) => ex.persist).map((ex) => ex.id));
+      if (ids.size === 0 || !this.containers.has(containerId)) continue; // a removed container took its journal along
+      try {
+        this.execStore.drop(containerId, ids);
+      } catch (e) {
+        this.log('warn', `forget ended execs of ${containerId}: ${errorMessage(e)}`);
+      }
+    }
+    if (next !== undefined) this.scheduleExecSweep(Math.max(next - Date.now(), 0));
+  }
+
   /** Queues a write of the exec's record as it is now, after the writes queued before it. */
   private saveExec(ex: ExecRecord, afterMs = 0): Promise<void> {
     if (!ex.persist) return ex.saved;
@@ -2199,6 +2265,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     ex.running = false;
     ex.exitNow = undefined;
     ex.done.resolve();
+    this.execEnded(ex);
     this.emit(rec, 'exec_die', { execID: ex.id, exitCode: String(exitCode) });
     this.spareLaunchAfter(rec, ex);
     await this.saveExec(ex, afterMs);

@@ -115,6 +115,13 @@ export class ExecStore {
   /** Rewrites the journal with each exec's last line (temp file, rename). */
   private compact(containerId: string, path: string, j: Journal): void {
     const { execs } = parseJournal(readFileSync(path, 'utf8'), containerId, () => undefined);
+    this.rewrite(path, execs);
+    j.lines = execs.size;
+    j.ids = new Set(execs.keys());
+  }
+
+  /** Writes one line per exec into a temp file and renames it over the journal. */
+  private rewrite(path: string, execs: Map<string, StoredExec>): void {
     const tmp = `${path}.tmp`;
     try {
       writeFileSync(tmp, [...execs.values()].map((e) => `${JSON.stringify(e)}\n`).join(''), { mode: 0o600 });
@@ -127,8 +134,32 @@ export class ExecStore {
       }
       throw err;
     }
-    j.lines = execs.size;
-    j.ids = new Set(execs.keys());
+  }
+
+  /**
+   * Takes the given execs out of the container's journal (rewritten without them) and
+   * removes their files of earlier versions. A container already removed has nothing to drop.
+   */
+  drop(containerId: string, ids: ReadonlySet<string>): void {
+    const path = this.journalPath(containerId);
+    for (const id of ids) {
+      try {
+        unlinkSync(join(this.containersDir, containerId, 'execs', `${id}.json`));
+      } catch {
+        // none, or already gone
+      }
+    }
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    const { execs } = parseJournal(text, containerId, () => undefined);
+    for (const id of ids) execs.delete(id);
+    this.rewrite(path, execs);
+    this.journals.set(containerId, { lines: execs.size, ids: new Set(execs.keys()) });
   }
 
   /** Forgets what it knows of the container's journal (removed with the container). */

@@ -37,6 +37,8 @@ export class TestBerthd {
   private stoppedOnPurpose = false;
   /** berthd's --log-level: debug for tests (step traces in the log); benches match dockerd's info. */
   logLevel = 'debug';
+  /** More berthd flags (after the harness's own). */
+  extraArgs: string[] = [];
   readonly dataRoot: string;
   readonly execRoot: string;
   readonly socket: string;
@@ -66,9 +68,10 @@ export class TestBerthd {
   }
 
   /** A temp dir with the busybox image (as busybox:latest) in its store; the daemon started. */
-  static async start(label = 'berthd', opts: { logLevel?: string } = {}): Promise<TestBerthd> {
+  static async start(label = 'berthd', opts: { logLevel?: string; extraArgs?: string[] } = {}): Promise<TestBerthd> {
     const d = await TestBerthd.prepare(label);
     if (opts.logLevel) d.logLevel = opts.logLevel;
+    if (opts.extraArgs) d.extraArgs = opts.extraArgs;
     await d.startDaemon();
     return d;
   }
@@ -106,7 +109,7 @@ export class TestBerthd {
     this.child = spawn(
       process.execPath,
       [BERTHD, '--data-root', this.dataRoot, '--exec-root', this.execRoot, '-H', `unix://${this.socket}`, '--pidfile', join(this.dir, 'berthd.pid'), '--log-level', this.logLevel,
-        '--bridge', this.network.bridge, '--nft-table', this.network.table, '--default-address-pool', `base=${this.network.pool},size=24`, '--ip-forward=false'],
+        '--bridge', this.network.bridge, '--nft-table', this.network.table, '--default-address-pool', `base=${this.network.pool},size=24`, '--ip-forward=false', ...this.extraArgs],
       { stdio: ['ignore', log, log] },
     );
     const child = this.child;

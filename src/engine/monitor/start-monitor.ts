@@ -180,7 +180,8 @@ function readyLines(sock: Socket, keepForExit: boolean): ReadyLines {
     status = st;
     clearTimeout(timer);
     exitDone(st);
-    sock.destroy();
+    // Closed after this turn: exitNow() runs while a client waits for its answer.
+    setImmediate(() => sock.destroy());
   };
   const startHold = (): void => {
     // pause() alone does not stop reading: node reads on up to the high-water mark, each

@@ -36,6 +36,7 @@ test('defaults without flags or file', () => {
   assert.equal(c.liveRestore, true);
   assert.equal(c.ipForward, true);
   assert.equal(c.iptables, true);
+  assert.equal(c.execRetentionMs, 5 * 60_000);
   assert.deepEqual([c.registryMirrors, c.insecureRegistries], [[], []]);
 });
 
@@ -45,7 +46,7 @@ test('flags: long and short forms, inline values, repeatable lists, booleans', (
     '--registry-mirror', 'https://m1', '--registry-mirror=https://m2', '--insecure-registry', 'r:5000',
     '--log-opt', 'max-size=10m', '--log-opt=max-file=3', '--default-ulimit', 'nofile=1024:2048', '--default-ulimit', 'nproc=64',
     '--iptables=false', '--ip-forward=0', '--live-restore', '-G', 'docker', '-b', 'br9', '--bip', '10.9.0.1/16',
-    '--default-address-pool', 'base=10.10.0.0/16,size=24', '-D', '-h', '-v',
+    '--default-address-pool', 'base=10.10.0.0/16,size=24', '--exec-retention', '1m30s', '-D', '-h', '-v',
   ]);
   assert.deepEqual([help, version], [true, true]);
   assert.equal(values.dataRoot, '/d');
@@ -60,6 +61,7 @@ test('flags: long and short forms, inline values, repeatable lists, booleans', (
   assert.deepEqual([values.iptables, values.ipForward, values.liveRestore], [false, false, true]);
   assert.deepEqual([values.group, values.bridge, values.bip], ['docker', 'br9', '10.9.0.1/16']);
   assert.deepEqual(values.defaultAddressPools, [{ base: '10.10.0.0/16', size: 24 }]);
+  assert.equal(values.execRetentionMs, 90_000);
   assert.equal(values.debug, true);
 });
 
@@ -72,6 +74,8 @@ test('flag errors: unknown, missing argument, bad boolean, ulimit, pool, log-opt
   fails(() => parseUlimit('nofile=10:5'), 'ulimit soft limit must be less than or equal to hard limit: 10 > 5');
   fails(() => parseAddressPool('base=10.0.0.0/8'), /^invalid default address pool: base=10.0.0.0\/8/);
   fails(() => parseAddressPool('base=10.0.0.0/8,size=40'), /^invalid default address pool/);
+  fails(() => parseFlags(['--exec-retention', '10']), 'invalid argument for "--exec-retention" flag: expected a duration of at least 1s such as 5m or 90s, got "10"');
+  fails(() => parseFlags(['--exec-retention=500ms']), /at least 1s/);
 });
 
 test('daemon.json: every key read', () => {
@@ -79,7 +83,7 @@ test('daemon.json: every key read', () => {
     'data-root': '/srv/berth', 'exec-root': '/run/b', hosts: ['unix:///x.sock'], 'registry-mirrors': ['https://m'], 'insecure-registries': ['r:1'],
     'log-level': 'error', 'log-driver': 'local', 'log-opts': { 'max-size': '1m' }, 'default-ulimits': { nofile: { Name: 'nofile', Soft: 10, Hard: 20 } },
     'live-restore': true, 'cgroup-parent': '/x', group: 'g', bridge: 'br', bip: '10.1.0.1/16', 'ip-forward': false, iptables: false, 'nft-table': 't',
-    'default-address-pools': [{ base: '10.20.0.0/16', size: 26 }],
+    'default-address-pools': [{ base: '10.20.0.0/16', size: 26 }], 'exec-retention': '2h',
   }));
   assert.equal(c.dataRoot, '/srv/berth');
   assert.equal(c.execRoot, '/run/b');
@@ -91,6 +95,7 @@ test('daemon.json: every key read', () => {
   assert.deepEqual(c.defaultUlimits, [{ Name: 'nofile', Soft: 10, Hard: 20 }]);
   assert.deepEqual([c.cgroupParent, c.group, c.bridge, c.bip, c.ipForward, c.iptables, c.nftTable], ['/x', 'g', 'br', '10.1.0.1/16', false, false, 't']);
   assert.deepEqual(c.defaultAddressPools, [{ base: '10.20.0.0/16', size: 26 }]);
+  assert.equal(c.execRetentionMs, 2 * 3600_000);
   assert.equal(load([], '{"debug": true, "log-level": "warn"}').logLevel, 'debug', 'debug wins over log-level, as in dockerd');
 });
 
@@ -126,6 +131,8 @@ test('file errors: unknown keys (all named), bad JSON, wrong types, missing expl
   fails(() => load([], '{"default-ulimits": {"nofile": {"Soft": 10}}}'), /default-ulimits.nofile: expected/);
   fails(() => load([], '{"default-ulimits": {"nofile": {"Soft": 30, "Hard": 20}}}'), /soft limit must be less than or equal to hard limit: 30 > 20$/);
   fails(() => load([], '{"default-address-pools": [{"base": "10.0.0.0/8"}]}'), /default-address-pools: expected/);
+  fails(() => load([], '{"exec-retention": 300}'), /: exec-retention: expected a string$/);
+  fails(() => load([], '{"exec-retention": "soon"}'), /: exec-retention: expected a duration of at least 1s such as 5m or 90s, got "soon"$/);
   fails(() => loadDaemonConfig(['--config-file', '/nonexistent.json'], () => undefined), 'unable to configure the daemon with file /nonexistent.json: no such file');
   assert.throws(() => parseDaemonJson('{"x": 1}', '/p'), /unable to configure the daemon with file \/p: the following directives don't match any configuration option: x/);
 });

@@ -119,3 +119,28 @@ test(
     assert.deepEqual(await s.load('d'.repeat(64)), []);
   }),
 );
+
+test(
+  'drop: the journal is rewritten without the given execs, their files of earlier versions go, later appends count from there',
+  withRoot(async (root, journal) => {
+    mkdirSync(join(root, CID, 'execs'));
+    writeFileSync(join(root, CID, 'execs', `${id(3)}.json`), JSON.stringify(exec(3, false)));
+    const s = new ExecStore(root);
+    for (const n of [1, 2, 4]) s.save(exec(n, true));
+    for (const n of [1, 2]) s.save(exec(n, false));
+    s.drop(CID, new Set([id(1), id(3)]));
+    assert.deepEqual(readdirSync(join(root, CID)).sort(), ['execs', 'execs.jsonl'], 'no temp file left');
+    assert.deepEqual(readdirSync(join(root, CID, 'execs')), [], 'the legacy file of a dropped exec is gone');
+    assert.equal(readFileSync(journal, 'utf8').split('\n').length, 3, 'one line per exec kept');
+    s.save(exec(4, false));
+    const got = await new ExecStore(root).load(CID);
+    assert.deepEqual(
+      got.map((e) => [e.id, e.running]),
+      [
+        [id(2), false],
+        [id(4), false],
+      ],
+    );
+    new ExecStore(root).drop('d'.repeat(64), new Set([id(1)])); // no directory, no journal: nothing to do
+  }),
+);
