@@ -21,6 +21,9 @@
 
 pid_t child_pid, host_pid;
 static int release_fd = -1;
+/* PIDFILE_DIR's directory: where a relative CHILD_PIDFILE name goes, opened while the
+ * host's mount namespace was still ours. */
+static int pidfile_dir = -1;
 
 static int write_file(const char *path, const char *data, size_t len, int oflags, mode_t mode) {
   int fd = open(path, O_WRONLY | O_CLOEXEC | oflags, mode);
@@ -131,6 +134,10 @@ size_t op_clone(const struct op *ops, size_t i) {
     close(into_fd);
     into_fd = -1;
   }
+  if (r == 0 && pidfile_dir >= 0) {
+    close(pidfile_dir); /* the container's process keeps no handle on the host's runtime dir */
+    pidfile_dir = -1;
+  }
   if (r > 0) {
     close(sv[1]);
     release_fd = sv[0];
@@ -224,14 +231,25 @@ void op_child_report(const struct op *o) {
   sync_send("report the child's pid", msg("pid ", num(child_pid), "\n", NULL));
 }
 
+void op_pidfile_dir(const struct op *o) {
+  if (pidfile_dir >= 0) close(pidfile_dir);
+  pidfile_dir = open(arg_str(o, 0), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (pidfile_dir < 0) fail(errno, "open the pid file's directory `", arg_str(o, 0), "`");
+}
+
 void op_child_pidfile(const struct op *o) {
   const char *path = arg_str(o, 0), *pid = num(child_pid);
+  int dir = path[0] != '/' && pidfile_dir >= 0 ? pidfile_dir : AT_FDCWD;
   char tmp[4096];
   strncpy(tmp, msg(path, ".", num(getpid()), ".tmp", NULL), sizeof tmp - 1);
   tmp[sizeof tmp - 1] = 0;
-  if (write_file(tmp, pid, strlen(pid), O_CREAT | O_TRUNC | O_NOFOLLOW, 0644) < 0 || rename(tmp, path) < 0) {
-    int e = errno;
-    unlink(tmp);
+  int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  int r = fd < 0 ? -1 : write_all(fd, pid, strlen(pid));
+  int e = errno;
+  if (fd >= 0 && close(fd) < 0 && r == 0) r = -1, e = errno;
+  if (r < 0 || renameat(dir, tmp, dir, path) < 0) {
+    if (r == 0) e = errno;
+    unlinkat(dir, tmp, 0);
     fail(e, "write pid file `", path, "`");
   }
 }

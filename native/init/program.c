@@ -25,6 +25,7 @@ static const char *const signatures[OP_MAX + 1] = {
   [OP_EXEC] = "SSi", [OP_RUN_HOOK] = "sSSbi", [OP_SETSID] = "", [OP_PDEATHSIG] = "i",
   [OP_PERSONALITY] = "i", [OP_CHOWN] = "sii", [OP_JOIN_KEYRING] = "s", [OP_FCHOWN] = "iii", [OP_WAIT_FIFO_AT] = "is",
   [OP_LINK_UP] = "s", [OP_CHILD_JOINED] = "", [OP_WAIT_JOINED] = "", [OP_CLONE_INTO_CGROUP] = "s",
+  [OP_PIDFILE_DIR] = "s",
 };
 
 static const char type_of[128] = { ['i'] = ARG_INT, ['s'] = ARG_STR, ['b'] = ARG_BYTES,

@@ -36,7 +36,16 @@ pid_t spawn_init(const struct spawn_opts *o) {
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
-    if (dup2(o->stdin_fd, 0) >= 0 && dup2(o->stdout_fd, 1) >= 0 && dup2(o->stderr_fd, 2) >= 0) {
+    /* berth-init starts in its pid file's directory: a program that leaves the host's mount
+     * namespace before it knows its child's pid writes the file there (PIDFILE_DIR "."). */
+    char dir[4096];
+    size_t l = strlen(o->pid_file);
+    if (l >= sizeof dir) l = sizeof dir - 1;
+    memcpy(dir, o->pid_file, l);
+    dir[l] = 0;
+    char *slash = strrchr(dir, '/');
+    if (slash) *(slash == dir ? slash + 1 : slash) = 0;
+    if ((!slash || chdir(dir) == 0) && dup2(o->stdin_fd, 0) >= 0 && dup2(o->stdout_fd, 1) >= 0 && dup2(o->stderr_fd, 2) >= 0) {
       for (size_t i = 0; i < o->npass; i++) fcntl(o->pass_fds[i], F_SETFD, 0);
       char *argv[] = { "berth-init", (char *)o->program, (char *)o->sync_fd, NULL };
       char *envp[] = { NULL };

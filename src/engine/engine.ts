@@ -66,7 +66,7 @@ import type { LinuxSeccomp, Process, Spec } from '../runtime/spec/types.js';
 import { namespaceFlag } from '../runtime/compile/flags.js';
 import { EventBus } from './events.js';
 import { cgroupParentOf, checkCreateSettings } from './create-checks.js';
-import { execConsoleSocket, ExecLaunch, ExecLaunches, type LaunchShape } from './exec-launch.js';
+import { EXEC_PID_FILE, execConsoleSocket, ExecLaunch, ExecLaunches, type LaunchShape } from './exec-launch.js';
 import { ExecStore, type StoredExec } from './exec-store.js';
 import { ContainerNetworking, NETWORK_METHODS } from './networking.js';
 import type { NetworkManager } from '../network/index.js';
@@ -2006,7 +2006,9 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       pid: rec.state.pid,
       namespaces: rec.namespaces,
       process: process_,
-      mode: 'foreground',
+      // berth-init leaves once the process runs; the exec's monitor reaps the process itself
+      mode: 'detached',
+      pidFile: EXEC_PID_FILE,
       ...(consoleSocket ? { consoleSocket } : {}),
       cgroupProcs: base.cgroupProcs,
       cgroupFsKind: (dir) => {

@@ -18,6 +18,12 @@ import { nativeAddon } from '../sys/native.js';
 import { socketFd } from '../sys/socket-fd.js';
 import { encodeFrame, MSG_HANDOFF, startMonitor, waitForExitFile, type ExitChannel, type MonitorStarted } from './monitor/index.js';
 
+/**
+ * The name of an exec's pid file in its directory: the monitor's, written by berth-init
+ * (the program's PIDFILE_DIR ".": berth-init starts in that directory) before it leaves.
+ */
+export const EXEC_PID_FILE = 'pid';
+
 /** Where the monitor of an exec with a tty waits for the pty master (its program's CONSOLE op). */
 export const execConsoleSocket = (dir: string): string => join(dir, 'console.sock');
 
@@ -58,7 +64,7 @@ export class ExecLaunch {
     const consoleSocket = this.consoleSocket;
     this.started = startMonitor({
       program,
-      pidFile: join(opts.dir, 'pid'),
+      pidFile: join(opts.dir, EXEC_PID_FILE),
       exitFile: join(opts.dir, 'exit'),
       attachSocket: join(opts.dir, 'attach.sock'),
       ...(consoleSocket ? { consoleSocket } : {}),

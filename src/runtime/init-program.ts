@@ -61,6 +61,7 @@ export enum OpCode {
   CHILD_JOINED = 54,
   WAIT_JOINED = 55,
   CLONE_INTO_CGROUP = 56,
+  PIDFILE_DIR = 57,
 }
 
 export enum ArgType {
@@ -164,6 +165,7 @@ export const OP_SIGNATURES: Readonly<Record<OpCode, readonly ArgType[]>> = {
   [OpCode.CHILD_JOINED]: [],
   [OpCode.WAIT_JOINED]: [],
   [OpCode.CLONE_INTO_CGROUP]: [S],
+  [OpCode.PIDFILE_DIR]: [S],
 };
 
 export class InitProgramError extends Error {}

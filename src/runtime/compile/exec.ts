@@ -3,8 +3,8 @@
 //
 //   top     CONNECT (host paths first), SETRLIMIT, oom_score_adj, CLONE(0)
 //           parent: RELEASE, CHILD_CGROUP…, CHILD_JOINED, WAIT_CHILD   (stays in the host namespaces)
-//   middle  SETNS_PID(pid, namespaces), WAIT_JOINED, CLONE(0)
-//           parent: CHILD_REPORT, RELEASE, WAIT_CHILD or EXIT 0
+//   middle  [PIDFILE_DIR .] SETNS_PID(pid, namespaces), WAIT_JOINED, CLONE(0)
+//           parent: CHILD_REPORT, RELEASE, [CHILD_PIDFILE name] WAIT_CHILD or EXIT 0
 //   child   (in the container's pid namespace too) process setup, EXEC
 //
 // The top is there for a parent that stays in the host's namespaces while the middle joins
@@ -12,9 +12,9 @@
 // user namespace to enter), berth-init is the middle: one process fewer to make, to wake and
 // to reap on every exec.
 //
-//   top     CONNECT, SETRLIMIT, oom_score_adj, self moves into the v1 cgroups,
+//   top     CONNECT, SETRLIMIT, oom_score_adj, self moves into the v1 cgroups, [PIDFILE_DIR .]
 //           [CLONE_INTO_CGROUP v2 dir, opened before] SETNS_PID, CLONE(0)
-//           parent: CHILD_REPORT, RELEASE, WAIT_CHILD or EXIT 0
+//           parent: CHILD_REPORT, RELEASE, [CHILD_PIDFILE name] WAIT_CHILD or EXIT 0
 //   child   as above
 
 import { invalidParameter } from '../../errors.js';
@@ -43,11 +43,12 @@ export function compileExec(input: ExecInput): Op[] {
   const p = input.process;
   if (!p.args || p.args.length === 0) throw invalidParameter('process.args: expected a non-empty array of strings');
   if (!Number.isInteger(input.pid) || input.pid <= 0) throw invalidParameter(`pid: not a process id: ${input.pid}`);
-  if (input.pidFile) {
+  if (input.pidFile !== undefined && (input.pidFile.includes('/') || input.pidFile === '' || input.pidFile === '.' || input.pidFile === '..')) {
     throw invalidParameter(
-      'pidFile: not written by the exec program (its writer is already in the container\'s mount namespace); write it from the "pid" sync message',
+      `pidFile: ${JSON.stringify(input.pidFile)}: not written by the exec program (its writer is already in the container's mount namespace); only a file name in berth-init's starting directory is, else write it from the "pid" sync message`,
     );
   }
+  if (input.pidFile !== undefined && input.mode !== 'detached') throw invalidParameter('pidFile: only with mode detached (the middle that writes it then exits)');
   refuseUnsupported(p, 'process');
   const terminal = p.terminal === true;
   if (terminal && !input.consoleSocket) throw invalidParameter('process.terminal is true but no console socket was given');
@@ -74,11 +75,15 @@ export function compileExec(input: ExecInput): Op[] {
 
   const selfMoves = join.selfMove.map((f) => op(OpCode.WRITE_FILE, str(f), bytes('0'), int(0), int(0)));
   const setns = input.namespaces !== 0 ? [op(OpCode.SETNS_PID, int(input.pid), int(input.namespaces))] : [];
-  const middle: Op[] = [...selfMoves, ...setns];
+  // With a pid file the middle leaves at once: the process's exit then wakes its monitor
+  // directly (no middle to wake, reap and end first).
+  const pidDir = input.pidFile !== undefined ? [op(OpCode.PIDFILE_DIR, str('.'))] : [];
+  const middle: Op[] = [...pidDir, ...selfMoves, ...setns];
   if (joins) middle.push(op(OpCode.WAIT_JOINED));
   const middleParent: Op[] = [
     op(OpCode.CHILD_REPORT),
     op(OpCode.RELEASE),
+    ...(input.pidFile !== undefined ? [op(OpCode.CHILD_PIDFILE, str(input.pidFile))] : []),
     input.mode === 'foreground' ? op(OpCode.WAIT_CHILD) : op(OpCode.EXIT, int(0)),
   ];
 
@@ -102,7 +107,7 @@ export function compileExec(input: ExecInput): Op[] {
 
   const cloneInto = join.cloneInto !== undefined ? [op(OpCode.CLONE_INTO_CGROUP, str(join.cloneInto))] : [];
   const finalClone = [op(OpCode.CLONE, int(0), int(middleParent.length)), ...middleParent, ...child];
-  if (!joins && !userns) return [...top, ...selfMoves, ...cloneInto, ...setns, ...finalClone];
+  if (!joins && !userns) return [...top, ...selfMoves, ...pidDir, ...cloneInto, ...setns, ...finalClone];
   return [
     ...top,
     ...cloneInto,

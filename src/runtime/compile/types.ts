@@ -69,8 +69,12 @@ export interface ExecInput {
   cgroupProcs: string[];
   seccomp?: CompiledSeccomp;
   /**
-   * Not supported: the process that learns the new pid is already in the container's
-   * mount namespace. The runtime writes the pid file from the `pid` sync message.
+   * With mode detached: a file name in berth-init's starting directory (berth-monitor starts
+   * it in its own pid file's directory), written through a descriptor of that directory
+   * opened before the namespaces are joined; then the middle exits and the process is the
+   * monitor's (a subreaper) to reap. A path is refused: the process that learns the pid is
+   * already in the container's mount namespace (the runtime writes its pid file from the
+   * `pid` sync message).
    */
   pidFile?: string;
   /** Defaults to process.noNewPrivileges. */

@@ -91,6 +91,26 @@ test('seccomp placement, no_new_privs and apparmor overrides', () => {
 test('refusals: empty args, bad pid, pid file, terminal without socket', () => {
   assert.throws(() => compile({ process: { ...PROCESS, args: [] } }), /process\.args/);
   assert.throws(() => compile({ pid: 0 }), /not a process id/);
-  assert.throws(() => compile({ pidFile: '/run/x.pid' }), /pidFile: not written by the exec program/);
+  assert.throws(() => compile({ mode: 'detached', pidFile: '/run/x.pid' }), /pidFile: "\/run\/x.pid": not written by the exec program/);
+  assert.throws(() => compile({ mode: 'detached', pidFile: 'a/pid' }), /only a file name in berth-init's starting directory/);
+  assert.throws(() => compile({ pidFile: 'pid' }), /pidFile: only with mode detached/);
   assert.throws(() => compile({ process: { ...PROCESS, terminal: true } }), /no console socket/);
+});
+
+test('a pid file name: the middle opens its starting directory before it joins, writes the pid there after RELEASE and leaves', () => {
+  for (const [cgroupProcs, namespaces] of [[['/sys/fs/cgroup/c1/cgroup.procs'], NS], [[], NS], [['/sys/fs/cgroup/c1/cgroup.procs'], NS | F.CLONE_NEWUSER]] as const) {
+    const ops = compile({ mode: 'detached', pidFile: 'pid', cgroupProcs: [...cgroupProcs], namespaces, cgroupFsKind: () => 'v1' });
+    assert.deepEqual(decodeInitProgram(encodeInitProgram(ops)), ops);
+    const dir = find(ops, OpCode.PIDFILE_DIR);
+    assert.ok(dir >= 0);
+    assert.equal(s(ops[dir]!, 0), '.');
+    assert.ok(dir < find(ops, OpCode.SETNS_PID), 'opened while the host mount namespace is still its own');
+    const clones = ops.map((o, i) => (o.code === OpCode.CLONE ? i : -1)).filter((i) => i >= 0);
+    const last = clones[clones.length - 1]!;
+    assert.equal(clones.length, namespaces === NS ? 1 : 2, 'a top process only for the user namespace');
+    assert.ok(dir < last && (clones.length === 1 || dir > clones[0]!), 'in the middle, which writes the file');
+    const parent = ops.slice(last + 1, last + 1 + n(ops[last]!, 1));
+    assert.deepEqual(names(parent), ['CHILD_REPORT', 'RELEASE', 'CHILD_PIDFILE', 'EXIT']);
+    assert.equal(s(parent[2]!, 0), 'pid');
+  }
 });
