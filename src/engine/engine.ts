@@ -1937,7 +1937,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     const st = ex.running ? ex.exitNow?.() : undefined;
     const rec = this.containers.get(ex.containerId)?.rec;
     // The client waits for this answer; the end's bookkeeping (event, waiters, the next spare
-    // launch) goes after it is written.
+    // launch) goes after it is written (the exit channel's reader does it: see launch).
     if (st && rec) setImmediate(() => void this.execExited(rec, ex, st.exitCode, EXEC_AFTERMATH_MS));
     const cfg = ex.config;
     return {
@@ -2129,7 +2129,9 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       this.emit(rec, `exec_start: ${ex.config.Cmd.join(' ')}`, { execID: ex.id });
       // The monitor tells its status on its ready channel (no exit file to wait for); the
       // file is what is left when that channel closed without it.
-      if (started.exit) void started.exit.then((st) => (st ? this.execExited(rec, ex, st.exitCode, EXEC_AFTERMATH_MS) : this.watchExecExit(rec, ex)));
+      // After the turn that read the line: that may be exec inspect's (exitNow), whose answer
+      // should not wait for the end's bookkeeping.
+      if (started.exit) void started.exit.then((st) => setImmediate(() => (st ? void this.execExited(rec, ex, st.exitCode, EXEC_AFTERMATH_MS) : this.watchExecExit(rec, ex))));
       else this.watchExecExit(rec, ex);
       if (!started.attach) return undefined;
       if (!attached || handedOff) {
