@@ -39,8 +39,8 @@ export interface DaemonConfig {
   iptables: boolean;
   /** Berth's own: the nftables table (family inet) of this daemon (default "berth"). */
   nftTable: string | undefined;
-  /** Berth's own: how long an ended exec stays inspectable, in ms ("exec-retention", default 5m). */
-  execRetentionMs: number;
+  /** Berth's own: how long an ended exec stays inspectable, in ms ("exec-retention"; the engine's default, 5m, when unset). */
+  execRetentionMs: number | undefined;
 }
 
 export const DEFAULTS = {
@@ -49,8 +49,6 @@ export const DEFAULTS = {
   host: 'unix:///run/berth/berth.sock',
   pidfile: '/run/berth/berthd.pid',
   configFile: '/etc/berth/daemon.json',
-  /** dockerd forgets an ended exec 5 to 10 minutes after its end. */
-  execRetentionMs: 5 * 60_000,
 };
 
 const USAGE = `Usage: berthd [OPTIONS]
@@ -390,7 +388,7 @@ export function loadDaemonConfig(
     ipForward: flags.ipForward ?? file.ipForward ?? true,
     iptables: flags.iptables ?? file.iptables ?? true,
     nftTable: flags.nftTable ?? file.nftTable,
-    execRetentionMs: flags.execRetentionMs ?? file.execRetentionMs ?? DEFAULTS.execRetentionMs,
+    execRetentionMs: flags.execRetentionMs ?? file.execRetentionMs,
   };
   if (!LOG_LEVELS.includes(config.logLevel)) throw invalidParameter(`unable to parse logging level: ${config.logLevel}`);
   if (!['json-file', 'local', 'none'].includes(config.logDriver)) throw invalidParameter(`logging driver "${config.logDriver}" is not supported (json-file, local, none)`);

@@ -142,7 +142,7 @@ export async function main(argv: string[]): Promise<void> {
       log,
       network,
       ...(builds ? { volumes: builds.volumes } : {}),
-      execRetentionMs: config.execRetentionMs,
+      ...(config.execRetentionMs !== undefined ? { execRetentionMs: config.execRetentionMs } : {}),
     });
     builds?.plug(engine);
     await engine.recover();

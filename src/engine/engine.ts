@@ -243,7 +243,7 @@ interface ExecRecord {
   endedAt?: number;
 }
 
-/** How long an ended exec stays inspectable unless --exec-retention says otherwise. */
+/** How long an ended exec stays inspectable unless --exec-retention says otherwise (dockerd: 5–10 minutes). */
 const DEFAULT_EXEC_RETENTION_MS = 5 * 60_000;
 
 /** What an exec's program depends on besides its config: the console size it starts with. */
@@ -1934,11 +1934,9 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
 
   override async execInspect(id: string): Promise<ExecInspect> {
     const ex = this.exec(id);
+    // The line read here also reaches the exit channel's reader (launch), which records the
+    // end after this answer is written.
     const st = ex.running ? ex.exitNow?.() : undefined;
-    const rec = this.containers.get(ex.containerId)?.rec;
-    // The client waits for this answer; the end's bookkeeping (event, waiters, the next spare
-    // launch) goes after it is written (the exit channel's reader does it: see launch).
-    if (st && rec) setImmediate(() => void this.execExited(rec, ex, st.exitCode, EXEC_AFTERMATH_MS));
     const cfg = ex.config;
     return {
       ID: ex.id,
