@@ -404,7 +404,23 @@ async function removePodman(dir: string): Promise<void> {
   const info = readFileSync('/proc/self/mountinfo', 'utf8');
   for (const m of info.split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p.startsWith(`${dir}/`)).sort().reverse()) spawnSync('umount', ['-l', m]);
   const found = spawnSync('find', ['/sys/fs/cgroup', '-maxdepth', '3', '-type', 'd', '-name', basename(dir)], { encoding: 'utf8' });
-  for (const parent of found.stdout.split('\n').filter(Boolean)) {
+  const parents = found.stdout.split('\n').filter(Boolean);
+  // What `podman rm` left (it can fail on a loaded run: 89 containers stayed once) still runs
+  // under the bench's own cgroup parent: killed there, so that its directories can go.
+  for (let round = 0; round < 50; round++) {
+    const procs = spawnSync('find', [...parents, '-name', 'cgroup.procs'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    const pids = [...new Set(procs.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean).map(Number)))];
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    await sleep(40);
+  }
+  for (const parent of parents) {
     for (const e of readdirSync(parent, { withFileTypes: true })) if (e.isDirectory()) spawnSync('find', [join(parent, e.name), '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
     spawnSync('rmdir', [parent]);
   }

@@ -17,7 +17,7 @@ enum {
   OP_CONNECT, OP_OPEN, OP_CONSOLE, OP_WAIT_FIFO, OP_SYNC, OP_READY, OP_EXEC, OP_RUN_HOOK,
   OP_SETSID, OP_PDEATHSIG, OP_PERSONALITY, OP_CHOWN, OP_JOIN_KEYRING,
   OP_FCHOWN, OP_WAIT_FIFO_AT, OP_LINK_UP, OP_CHILD_JOINED, OP_WAIT_JOINED, OP_CLONE_INTO_CGROUP,
-  OP_PIDFILE_DIR, OP_MAX = OP_PIDFILE_DIR
+  OP_PIDFILE_DIR, OP_AWAIT_PROGRAM, OP_WRITE_REG, OP_MAX = OP_WRITE_REG
 };
 
 enum { ARG_INT = 1, ARG_STR, ARG_BYTES, ARG_STRLIST, ARG_INTLIST };
@@ -39,6 +39,9 @@ struct op {
 /* program.c */
 /* Reads and validates the program at path; returns the op count, *ops the ops. Dies on error. */
 size_t program_load(const char *path, struct op **ops);
+/* After a program that ended in AWAIT_PROGRAM: reads, validates and returns the next one
+ * from the same descriptor; dies when it closes first (the launch was cancelled). */
+size_t program_next(struct op **ops);
 int64_t arg_int(const struct op *o, int i);
 const char *arg_str(const struct op *o, int i);
 /* A NULL-terminated array of the strings of a strlist argument (malloc'd). */
@@ -76,7 +79,7 @@ void op_setns(const struct op *), op_setns_pid(const struct op *), op_unshare(co
     op_child_cgroup(const struct op *), op_child_report(const struct op *),
     op_child_pidfile(const struct op *), op_release(const struct op *),
     op_child_joined(const struct op *), op_wait_joined(const struct op *), op_clone_into_cgroup(const struct op *),
-    op_pidfile_dir(const struct op *),
+    op_pidfile_dir(const struct op *), op_write_reg(const struct op *),
     op_wait_child(const struct op *), op_exit(const struct op *),
     op_sethostname(const struct op *), op_setdomainname(const struct op *), op_link_up(const struct op *),
     op_setsid(const struct op *), op_pdeathsig(const struct op *),

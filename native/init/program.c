@@ -25,7 +25,7 @@ static const char *const signatures[OP_MAX + 1] = {
   [OP_EXEC] = "SSi", [OP_RUN_HOOK] = "sSSbi", [OP_SETSID] = "", [OP_PDEATHSIG] = "i",
   [OP_PERSONALITY] = "i", [OP_CHOWN] = "sii", [OP_JOIN_KEYRING] = "s", [OP_FCHOWN] = "iii", [OP_WAIT_FIFO_AT] = "is",
   [OP_LINK_UP] = "s", [OP_CHILD_JOINED] = "", [OP_WAIT_JOINED] = "", [OP_CLONE_INTO_CGROUP] = "s",
-  [OP_PIDFILE_DIR] = "s",
+  [OP_PIDFILE_DIR] = "s", [OP_AWAIT_PROGRAM] = "", [OP_WRITE_REG] = "ib",
 };
 
 static const char type_of[128] = { ['i'] = ARG_INT, ['s'] = ARG_STR, ['b'] = ARG_BYTES,
@@ -50,38 +50,81 @@ char **arg_strlist(const struct op *o, int i) {
   return v;
 }
 
-static char *read_program(const char *path, size_t *len) {
-  int fd;
-  const char *fdpath = "/proc/self/fd/";
-  size_t pl = strlen(fdpath);
-  /* /proc/self/fd/N is read from descriptor N itself, which may be a socket. */
-  if (!strncmp(path, fdpath, pl) && path[pl] && strspn(path + pl, "0123456789") == strlen(path + pl))
-    fd = atoi(path + pl);
-  else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-    fail(errno, "open program `", path, "`");
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
-  for (;;) {
-    if (!buf) fail(ENOMEM, "read program `", path, "`");
-    ssize_t r = read(fd, buf + n, cap - n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) fail(errno, "read program `", path, "`");
-    if (r == 0) break;
-    n += (size_t)r;
-    if (n == cap) {
-      if (cap >= MAX_PROGRAM) fail(EFBIG, "read program `", path, "`");
-      buf = realloc(buf, cap *= 2);
-    }
-  }
-  close(fd);
-  *len = n;
-  return buf;
-}
-
 static uint32_t le32(const char *p) {
   uint32_t v;
   memcpy(&v, p, 4);
   return v;
+}
+
+/* The length of the whole program at the start of buf, 0 while it is not all there; *last
+ * is its last op's code. Only lengths are read here: program_load checks the rest. */
+static size_t whole_program(const char *buf, size_t len, uint16_t *last) {
+  if (len < 16) return 0;
+  uint32_t n = le32(buf + 12);
+  size_t pos = 16;
+  *last = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint16_t argc;
+    if (len - pos < 4) return 0;
+    memcpy(last, buf + pos, 2);
+    memcpy(&argc, buf + pos + 2, 2);
+    pos += 4;
+    for (uint16_t j = 0; j < argc; j++) {
+      if (len - pos < 5) return 0;
+      uint32_t l = le32(buf + pos + 1);
+      pos += 5;
+      if (len - pos < l) return 0;
+      pos += l;
+    }
+  }
+  return pos;
+}
+
+/* The program's descriptor while a program that ends in AWAIT_PROGRAM waits for the next
+ * one, and what was read past that program. */
+static int program_fd = -1;
+static const char *program_what;
+static char *rest;
+static size_t nrest;
+
+/* Reads to EOF, or only to the end of a whole program that ends in AWAIT_PROGRAM (the next
+ * program follows on the same descriptor, later: berthd sends a launch's first part ahead). */
+static char *read_program(int fd, const char *what, size_t *len) {
+  size_t cap = nrest > 4096 ? nrest : 4096, n = nrest;
+  char *buf = malloc(cap);
+  if (!buf) fail(ENOMEM, "read program `", what, "`");
+  if (nrest) memcpy(buf, rest, nrest);
+  free(rest);
+  rest = NULL;
+  nrest = 0;
+  for (;;) {
+    uint16_t last;
+    size_t whole = whole_program(buf, n, &last);
+    if (whole && last == OP_AWAIT_PROGRAM) {
+      if (n > whole) {
+        if (!(rest = malloc(n - whole))) fail(ENOMEM, "read program `", what, "`");
+        memcpy(rest, buf + whole, n - whole);
+        nrest = n - whole;
+      }
+      program_fd = fd;
+      program_what = what;
+      *len = whole;
+      return buf;
+    }
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) fail(errno, "read program `", what, "`");
+    if (r == 0) break;
+    n += (size_t)r;
+    if (n == cap) {
+      if (cap >= MAX_PROGRAM) fail(EFBIG, "read program `", what, "`");
+      if (!(buf = realloc(buf, cap *= 2))) fail(ENOMEM, "read program `", what, "`");
+    }
+  }
+  close(fd);
+  program_fd = -1;
+  *len = n;
+  return buf;
 }
 
 #define bad(...) fail(EINVAL, "malformed init program: ", __VA_ARGS__)
@@ -167,11 +210,21 @@ static void check_structure(const struct op *ops, size_t n) {
       break;
     case OP_CLONE_INTO_CGROUP:
       if (i < parent_end) bad("op #", at, ": CLONE_INTO_CGROUP inside the parent ops of a CLONE");
-      /* SETNS_PID may come between: the directory is opened in the host's mount namespace */
+      /* SETNS_PID may come between: the directory is opened in the host's mount namespace;
+       * in a launch's first part, up to AWAIT_PROGRAM, what it does ahead (the CLONE is the
+       * next program's first) */
       for (size_t j = i + 1;; j++) {
-        if (j >= n || (ops[j].code != OP_CLONE && ops[j].code != OP_SETNS_PID)) bad("op #", at, ": CLONE_INTO_CGROUP not followed by CLONE");
-        if (ops[j].code == OP_CLONE) break;
+        uint16_t c = j < n ? ops[j].code : 0;
+        if (c == OP_CLONE || c == OP_AWAIT_PROGRAM) break;
+        if (c != OP_SETNS_PID && c != OP_JOIN_KEYRING && c != OP_SECCOMP && c != OP_OPEN && c != OP_PIDFILE_DIR)
+          bad("op #", at, ": CLONE_INTO_CGROUP not followed by CLONE");
       }
+      break;
+    case OP_AWAIT_PROGRAM:
+      if (i + 1 != n || i < parent_end) bad("op #", at, ": AWAIT_PROGRAM is not the last op, outside parent ops");
+      break;
+    case OP_WRITE_REG:
+      if (arg_int(o, 0) < 0 || arg_int(o, 0) >= NREGS) bad("op #", at, ": register out of range");
       break;
     case OP_WAIT_JOINED:
       if (i < parent_end) bad("op #", at, ": WAIT_JOINED inside the parent ops of a CLONE");
@@ -197,9 +250,31 @@ static void check_structure(const struct op *ops, size_t n) {
   if (join_due) bad("the child of the last CLONE lacks WAIT_JOINED");
 }
 
+static size_t program_parse(char *buf, size_t len, struct op **out);
+
 size_t program_load(const char *path, struct op **out) {
-  size_t len, pos = 16;
-  char *buf = read_program(path, &len);
+  int fd;
+  const char *fdpath = "/proc/self/fd/";
+  size_t pl = strlen(fdpath), len;
+  /* /proc/self/fd/N is read from descriptor N itself, which may be a socket. */
+  if (!strncmp(path, fdpath, pl) && path[pl] && strspn(path + pl, "0123456789") == strlen(path + pl))
+    fd = atoi(path + pl);
+  else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+    fail(errno, "open program `", path, "`");
+  char *buf = read_program(fd, path, &len);
+  return program_parse(buf, len, out);
+}
+
+size_t program_next(struct op **out) {
+  size_t len;
+  if (program_fd < 0) fail(EINVAL, "AWAIT_PROGRAM without a program descriptor");
+  char *buf = read_program(program_fd, program_what, &len);
+  if (len == 0) fail(ECANCELED, "the launch was cancelled (no program after AWAIT_PROGRAM)");
+  return program_parse(buf, len, out);
+}
+
+static size_t program_parse(char *buf, size_t len, struct op **out) {
+  size_t pos = 16;
   if (len < 16 || memcmp(buf, "BRTHINIT", 8)) bad("bad magic");
   if (le32(buf + 8) != 1) bad("unsupported version ", num(le32(buf + 8)));
   uint32_t n = le32(buf + 12);

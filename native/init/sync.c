@@ -14,6 +14,13 @@ void set_reg(int reg, int fd) {
   regs[reg] = fd;
 }
 
+/* Writes data to the descriptor in a register (a file opened before SETNS_PID) and closes it. */
+void op_write_reg(const struct op *o) {
+  int reg = (int)arg_int(o, 0);
+  if (regs[reg] < 0 || write_all(regs[reg], o->args[1].p, o->args[1].len) < 0) fail(regs[reg] < 0 ? EBADF : errno, "write register ", num(reg));
+  set_reg(reg, -1);
+}
+
 void op_open(const struct op *o) {
   int fd = open(arg_str(o, 0), (int)arg_int(o, 1) | O_CLOEXEC);
   if (fd < 0) fail(errno, "open `", arg_str(o, 0), "`");

@@ -55,13 +55,14 @@ import { API_VERSION, BERTH_VERSION, MIN_API_VERSION } from '../api/version.js';
 import { BerthError, conflict, errorMessage, invalidParameter, isBerthError, notFound, notImplemented, systemError } from '../errors.js';
 import { parseNormalizedReference, formatReference } from '../image/reference.js';
 import { detectCgroupLayout, openCgroupManager, type CgroupLayout, type CgroupManager } from '../runtime/cgroups/index.js';
-import { compileCreate, compileExec, detectHostOnce } from '../runtime/compile/index.js';
+import { compileCreate, compileExec, compileExecAhead, detectHostOnce, type SeccompAhead } from '../runtime/compile/index.js';
+import type { ExecInput } from '../runtime/compile/types.js';
 import { cgroupFsKind, type CgroupFsKind } from '../runtime/compile/cgroup-join.js';
 import { createResources } from '../runtime/container/devices.js';
 import { mergeEnv } from '../runtime/container/exec-process.js';
 import { encodeInitProgram, op, OpCode, str, type Op } from '../runtime/init-program.js';
 import { sealedInitPath } from '../runtime/init-runner.js';
-import { compileSeccompCached, type CompiledSeccomp } from '../runtime/seccomp.js';
+import { compileSeccompCached, splitSeccompForAhead, type CompiledSeccomp } from '../runtime/seccomp.js';
 import type { LinuxSeccomp, Process, Spec } from '../runtime/spec/types.js';
 import { namespaceFlag } from '../runtime/compile/flags.js';
 import { EventBus } from './events.js';
@@ -141,7 +142,7 @@ function deferredProgram(): Deferred<Buffer> & { reject: (e: unknown) => void } 
 }
 
 /** An exec's launch (exec-launch.ts) serves another exec of the same shape. */
-const execShape = (config: ExecCreateRequest): LaunchShape => ({ tty: config.Tty === true, stdin: config.AttachStdin === true });
+const execShape = (config: ExecCreateRequest): LaunchShape => ({ tty: config.Tty === true, stdin: config.AttachStdin === true, privileged: config.Privileged === true });
 
 /**
  * How long the work after an exec's end (its record, its directory, the container's next
@@ -174,6 +175,8 @@ interface ExecBase {
   cgroupProcs: string[];
   cgroupKinds: Map<string, CgroupFsKind>;
   seccomp: { spec: LinuxSeccomp; compiled: CompiledSeccomp } | undefined;
+  /** The profile split for launches prepared ahead; null when it cannot be (aheadStages). */
+  ahead?: SeccompAhead | null;
   /** The run's latest exec programs, by what they were compiled from (execProgram). */
   programs: Map<string, Buffer>;
 }
@@ -246,8 +249,8 @@ interface ExecRecord {
 /** How long an ended exec stays inspectable unless --exec-retention says otherwise (dockerd: 5–10 minutes). */
 const DEFAULT_EXEC_RETENTION_MS = 5 * 60_000;
 
-/** What an exec's program depends on besides its config: the console size it starts with. */
-const consoleKey = (size: readonly number[] | undefined): string => (size ? size.join('x') : '');
+/** What an exec's program depends on besides its config: the console size it starts with, and whether its launch was prepared ahead. */
+const programKey = (size: readonly number[] | undefined, prepared: boolean): string => `${size ? size.join('x') : ''}${prepared ? ' ahead' : ''}`;
 
 const RUNNING: ContainerStatus[] = ['running', 'paused', 'restarting'];
 /** A restart policy that starts the container again when berthd comes back after a reboot. */
@@ -1979,28 +1982,62 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
    * The exec's init program (exec.ts), for the container's current process: one compiled
    * before in this run from the same config, console and user files, or a new one.
    */
-  private execProgram(c: Live, ex: ExecRecord, consoleSize: readonly number[] | undefined, consoleSocket: string | undefined): Buffer {
+  private execProgram(c: Live, ex: ExecRecord, consoleSize: readonly number[] | undefined, consoleSocket: string | undefined, prepared: boolean): Buffer {
     const rec = c.rec;
     const base = this.execBase(c);
     const cfg = ex.config;
-    const key = JSON.stringify([cfg.Cmd, cfg.Env ?? null, cfg.User ?? '', cfg.WorkingDir ?? '', cfg.Privileged === true, cfg.Tty === true, consoleSize ?? null, consoleSocket ?? '', userFilesStamp(rec.rootfs)]);
+    const key = JSON.stringify([cfg.Cmd, cfg.Env ?? null, cfg.User ?? '', cfg.WorkingDir ?? '', cfg.Privileged === true, cfg.Tty === true, consoleSize ?? null, consoleSocket ?? '', prepared, userFilesStamp(rec.rootfs)]);
     const kept = base.programs.get(key);
     if (kept) {
       base.programs.delete(key); // most recently used goes last
       base.programs.set(key, kept);
       return kept;
     }
-    const program = this.compileExecProgram(c, ex, base, consoleSize, consoleSocket);
+    const program = this.compileExecProgram(c, ex, base, consoleSize, consoleSocket, prepared);
     base.programs.set(key, program);
     if (base.programs.size > EXEC_PROGRAMS_KEPT) base.programs.delete(base.programs.keys().next().value!);
     return program;
   }
 
-  private compileExecProgram(c: Live, ex: ExecRecord, base: ExecBase, consoleSize: readonly number[] | undefined, consoleSocket: string | undefined): Buffer {
+  private compileExecProgram(c: Live, ex: ExecRecord, base: ExecBase, consoleSize: readonly number[] | undefined, consoleSocket: string | undefined, prepared: boolean): Buffer {
+    const input = this.execInput(c, ex, base, consoleSize, consoleSocket);
+    if (!prepared) return encodeInitProgram(compileExec(input));
+    const parts = compileExecAhead(input, this.aheadStages(base)!);
+    if (!parts) throw systemError(`exec ${ex.id}: its launch was prepared ahead, but the exec cannot be`);
+    return encodeInitProgram(parts.main);
+  }
+
+  /**
+   * The first part of the program of a launch prepared ahead for the container's next exec
+   * (compileExecAhead): the namespaces, the keyring and the profile's first stage. Undefined
+   * when the container's execs cannot be prepared so (a privileged or tty shape, a profile
+   * that does not allow what berth-init does after it, a user namespace…).
+   */
+  private execPrelude(c: Live, shape: LaunchShape, dir: string): Buffer | undefined {
+    if (shape.tty || shape.privileged) return undefined;
+    const base = this.execBase(c);
+    const stages = this.aheadStages(base);
+    if (!stages) return undefined;
+    const probe = { id: '', containerId: c.rec.id, config: { Cmd: ['true'] }, dir } as unknown as ExecRecord;
+    const parts = compileExecAhead(this.execInput(c, probe, base, undefined, undefined), stages);
+    return parts && encodeInitProgram(parts.prelude);
+  }
+
+  private aheadStages(base: ExecBase): SeccompAhead | undefined {
+    if (base.ahead === undefined) {
+      const split = base.seccomp ? splitSeccompForAhead(base.seccomp.spec) : undefined;
+      base.ahead = split
+        ? { stage1: compileSeccompCached(split.stage1, 'seccomp profile'), stage2: split.stage2 && compileSeccompCached(split.stage2, 'seccomp profile') }
+        : null;
+    }
+    return base.ahead ?? undefined;
+  }
+
+  private execInput(c: Live, ex: ExecRecord, base: ExecBase, consoleSize: readonly number[] | undefined, consoleSocket: string | undefined): ExecInput {
     const rec = c.rec;
     const process_ = this.execProcess(c, ex, consoleSize as [number, number] | undefined);
     const seccomp = base.seccomp && !ex.config.Privileged ? base.seccomp.compiled : undefined;
-    const ops = compileExec({
+    return {
       pid: rec.state.pid,
       namespaces: rec.namespaces,
       process: process_,
@@ -2017,8 +2054,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       containerId: rec.id,
       rootfs: rec.rootfs,
       host: detectHostOnce(),
-    });
-    return encodeInitProgram(ops);
+    };
   }
 
   private precompileExec(id: string): void {
@@ -2027,7 +2063,8 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     if (!ex || !c || ex.started || c.rec.state.status !== 'running') return;
     const size = ex.config.ConsoleSize ?? undefined;
     try {
-      ex.program = { pid: c.rec.state.pid, key: consoleKey(size), bytes: this.execProgram(c, ex, size, ex.config.Tty ? execConsoleSocket(ex.dir) : undefined) };
+      const prepared = this.launches.prepared(id);
+      ex.program = { pid: c.rec.state.pid, key: programKey(size, prepared), bytes: this.execProgram(c, ex, size, ex.config.Tty ? execConsoleSocket(ex.dir) : undefined, prepared) };
     } catch {
       // compiled again at the start, which reports the error
     }
@@ -2070,7 +2107,14 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       const pid = c.rec.state.pid;
       const execId = newContainerId();
       const shape = execShape(ex.config);
-      ExecLaunch.start({ dir: this.paths.execDir(rec.id, execId), ...shape, via: this.paths.attachSocket(rec.id), attached: true }).then(
+      const dir = this.paths.execDir(rec.id, execId);
+      let prelude: Buffer | undefined;
+      try {
+        prelude = this.execPrelude(c, shape, dir);
+      } catch (e) {
+        this.log('debug', `exec launch for ${rec.id.slice(0, 12)} not prepared ahead: ${errorMessage(e)}`);
+      }
+      ExecLaunch.start({ dir, ...shape, via: this.paths.attachSocket(rec.id), attached: true, ...(prelude ? { prelude } : {}) }).then(
         (launch) => this.launches.addSpare(rec.id, execId, launch, pid, shape),
         (e: unknown) => this.log('debug', `spare exec launch for ${rec.id.slice(0, 12)}: ${errorMessage(e)}`),
       );
@@ -2103,8 +2147,8 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       try {
         const pre = ex.program;
         ex.program = undefined;
-        const fits = pre && pre.pid === rec.state.pid && pre.key === consoleKey(consoleSize);
-        program = fits ? pre.bytes : this.execProgram(c, ex, consoleSize, l.consoleSocket);
+        const fits = pre && pre.pid === rec.state.pid && pre.key === programKey(consoleSize, l.prepared);
+        program = fits ? pre.bytes : this.execProgram(c, ex, consoleSize, l.consoleSocket, l.prepared);
         trace.mark('compile');
       } catch (e) {
         await l.cancel(); // berth-init reads a truncated program and ends; its monitor too

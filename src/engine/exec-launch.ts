@@ -36,6 +36,8 @@ export interface ExecLaunchOptions {
   via: string;
   /** Hand back an attach connection that gets all the output (the monitor's `--attach-fd`). */
   attached: boolean;
+  /** The first part of a program prepared ahead (compileExecAhead): berth-init runs it at once. */
+  prelude?: Buffer;
   onStep?: (step: 'spawned' | 'monitor ready') => void;
 }
 
@@ -64,6 +66,7 @@ export class ExecLaunch {
     const consoleSocket = this.consoleSocket;
     this.started = startMonitor({
       program,
+      ...(opts.prelude ? { prelude: opts.prelude } : {}),
       pidFile: join(opts.dir, EXEC_PID_FILE),
       exitFile: join(opts.dir, 'exit'),
       attachSocket: join(opts.dir, 'attach.sock'),
@@ -98,6 +101,11 @@ export class ExecLaunch {
       else if (code !== 'EEXIST') throw e;
     }
     return new ExecLaunch(opts, await sealedInitPath());
+  }
+
+  /** Started with a prelude: its program must be the matching main part. */
+  get prepared(): boolean {
+    return this.opts.prelude !== undefined;
   }
 
   get consoleSocket(): string | undefined {
@@ -154,6 +162,8 @@ export class ExecLaunch {
 export interface LaunchShape {
   tty: boolean;
   stdin: boolean;
+  /** A privileged exec runs without the container's seccomp profile, which a prepared launch has loaded. */
+  privileged: boolean;
 }
 
 interface Kept {
@@ -215,7 +225,7 @@ export class ExecLaunches {
     if (!s) return undefined;
     this.spares.delete(containerId);
     clearTimeout(s.timer);
-    if (s.launch.failed || s.shape.tty !== shape.tty || s.shape.stdin !== shape.stdin) {
+    if (s.launch.failed || s.shape.tty !== shape.tty || s.shape.stdin !== shape.stdin || s.shape.privileged !== shape.privileged) {
       this.track(s.launch.cancel());
       return undefined;
     }
@@ -235,6 +245,11 @@ export class ExecLaunches {
     this.claimed.delete(execId);
     clearTimeout(k.timer);
     return { launch: k.launch, containerPid: k.containerPid };
+  }
+
+  /** Whether the launch execId has claimed was prepared ahead (its program is a main part). */
+  prepared(execId: string): boolean {
+    return this.claimed.get(execId)?.launch.prepared ?? false;
   }
 
   cancel(execId: string): void {

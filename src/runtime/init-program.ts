@@ -62,6 +62,8 @@ export enum OpCode {
   WAIT_JOINED = 55,
   CLONE_INTO_CGROUP = 56,
   PIDFILE_DIR = 57,
+  AWAIT_PROGRAM = 58,
+  WRITE_REG = 59,
 }
 
 export enum ArgType {
@@ -166,6 +168,8 @@ export const OP_SIGNATURES: Readonly<Record<OpCode, readonly ArgType[]>> = {
   [OpCode.WAIT_JOINED]: [],
   [OpCode.CLONE_INTO_CGROUP]: [S],
   [OpCode.PIDFILE_DIR]: [S],
+  [OpCode.AWAIT_PROGRAM]: [],
+  [OpCode.WRITE_REG]: [I, B],
 };
 
 export class InitProgramError extends Error {}

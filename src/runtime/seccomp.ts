@@ -379,3 +379,50 @@ export function compileSeccompCached(seccomp: LinuxSeccomp, field = 'linux.secco
   }
   return compiled;
 }
+
+/**
+ * What berth-init calls after a launch prepared ahead has loaded the profile's first stage
+ * (src/runtime/compile/exec.ts, compileExecAhead): the v1 moves, the clone into the v2
+ * cgroup (clone3, which the first stage allows), the parent's report, release, pid file and
+ * exit, the child's setup up to execve, and their error reports.
+ */
+const CALLED_AFTER_AHEAD_LOAD = [
+  'read', 'write', 'close', 'openat', 'fcntl', 'socketpair', 'prctl', 'setsid', 'umask', 'close_range', 'capset',
+  'setgroups', 'setresuid', 'setresgid', 'chdir', 'getcwd', 'execve', 'rt_sigprocmask', 'wait4', 'rt_sigtimedwait',
+  'kill', 'exit_group', 'exit', 'renameat', 'unlinkat', 'seccomp',
+];
+
+/**
+ * Splits a profile for a launch prepared ahead (SeccompAhead in compile/exec.ts): the first
+ * stage is the profile with clone3 allowed, the second (undefined when the profile allows
+ * clone3) allows everything but gives clone3 the profile's answer. Undefined when the profile
+ * does not allow, unconditionally, every call berth-init makes after the first stage's load,
+ * or has a listener: such an exec loads its filter in the process, as before.
+ */
+export function splitSeccompForAhead(seccomp: LinuxSeccomp): { stage1: LinuxSeccomp; stage2: LinuxSeccomp | undefined } | undefined {
+  if (usesNotify(seccomp)) return undefined;
+  const rules = seccomp.syscalls ?? [];
+  // The action for a name: the default's when no rule names it; undefined when a rule with
+  // arguments names it, or rules disagree.
+  const actionOf = (name: string): { action: LinuxSeccompAction; errnoRet: number | undefined } | undefined => {
+    const named = rules.filter((r) => r.names.includes(name));
+    if (named.length === 0) return { action: seccomp.defaultAction, errnoRet: seccomp.defaultErrnoRet };
+    if (named.some((r) => (r.args?.length ?? 0) > 0)) return undefined;
+    const [first] = named;
+    return named.every((r) => r.action === first!.action && r.errnoRet === first!.errnoRet) ? { action: first!.action, errnoRet: first!.errnoRet } : undefined;
+  };
+  if (CALLED_AFTER_AHEAD_LOAD.some((n) => actionOf(n)?.action !== 'SCMP_ACT_ALLOW')) return undefined;
+  const clone3 = actionOf('clone3');
+  if (!clone3) return undefined;
+  if (clone3.action === 'SCMP_ACT_ALLOW') return { stage1: seccomp, stage2: undefined };
+  const stage1: LinuxSeccomp = {
+    ...seccomp,
+    syscalls: [...rules.map((r) => ({ ...r, names: r.names.filter((n) => n !== 'clone3') })).filter((r) => r.names.length > 0), { names: ['clone3'], action: 'SCMP_ACT_ALLOW' }],
+  };
+  const stage2: LinuxSeccomp = {
+    defaultAction: 'SCMP_ACT_ALLOW',
+    ...(seccomp.architectures ? { architectures: seccomp.architectures } : {}),
+    syscalls: [{ names: ['clone3'], action: clone3.action, ...(clone3.errnoRet !== undefined ? { errnoRet: clone3.errnoRet } : {}) }],
+  };
+  return { stage1, stage2 };
+}

@@ -30,6 +30,11 @@ export interface MonitorOptions {
    * when it rejects, berth-init reads a truncated program and fails before any op.
    */
   program: Buffer | Promise<Buffer>;
+  /**
+   * A first program that ends in AWAIT_PROGRAM, written at once: berth-init runs it while
+   * `program` is not known yet (a launch prepared ahead, compile/exec.ts).
+   */
+  prelude?: Buffer;
   /** Where the program's CHILD_PIDFILE op writes the container's pid (absolute). */
   pidFile: string;
   /** Where the monitor writes the exit status (absolute). */
@@ -403,6 +408,7 @@ async function follow(opts: MonitorOptions, launched: Launched, syncFd: number):
   const { sync, programPipe, ready, attach, spawned } = launched;
   if (attach) opts.onAttach?.(attach);
   programPipe.on('error', () => undefined); // berth-init failed before reading: its error tells why
+  if (opts.prelude) programPipe.write(opts.prelude);
   Promise.resolve(opts.program).then(
     (p) => programPipe.end(p),
     () => programPipe.destroy(),

@@ -38,8 +38,40 @@ import {
 } from './process.js';
 import { RootfsResolver } from './secure-join.js';
 import type { ExecInput } from './types.js';
+import type { CompiledSeccomp } from '../seccomp.js';
+
+/**
+ * Docker's profile (or any) split for a launch prepared ahead: `stage1` is the profile with
+ * clone3 allowed, loaded by berth-init before its program comes (the clone into the v2
+ * cgroup comes after); `stage2`, loaded by the child, gives clone3 the profile's own answer
+ * (undefined when the profile allows it). Filters stack and the strictest answer wins, so the
+ * process ends with exactly the profile.
+ */
+export interface SeccompAhead {
+  stage1: CompiledSeccomp;
+  stage2: CompiledSeccomp | undefined;
+}
+
+/** Registers for the v1 `tasks` files a launch prepared ahead opens before SETNS_PID. */
+const AHEAD_REGS = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+const O_WRONLY = 1;
 
 export function compileExec(input: ExecInput): Op[] {
+  return compileExecParts(input, undefined) as Op[];
+}
+
+/**
+ * The exec program in two parts for a launch prepared ahead (docs/runtime.md): `prelude`,
+ * which berth-init runs as soon as it starts (it joins the namespaces and the keyring, loads
+ * `stages.stage1`, then AWAIT_PROGRAM), and `main`, sent when the exec starts. Undefined
+ * when the exec cannot be prepared so (a console, a user namespace, cgroup moves by a
+ * parent, a seccomp listener, no pid file).
+ */
+export function compileExecAhead(input: ExecInput, stages: SeccompAhead): { prelude: Op[]; main: Op[] } | undefined {
+  return compileExecParts(input, stages) as { prelude: Op[]; main: Op[] } | undefined;
+}
+
+function compileExecParts(input: ExecInput, aheadStages: SeccompAhead | undefined): Op[] | { prelude: Op[]; main: Op[] } | undefined {
   const p = input.process;
   if (!p.args || p.args.length === 0) throw invalidParameter('process.args: expected a non-empty array of strings');
   if (!Number.isInteger(input.pid) || input.pid <= 0) throw invalidParameter(`pid: not a process id: ${input.pid}`);
@@ -87,33 +119,59 @@ export function compileExec(input: ExecInput): Op[] {
     input.mode === 'foreground' ? op(OpCode.WAIT_CHILD) : op(OpCode.EXIT, int(0)),
   ];
 
-  const child: Op[] = [];
   const userns = (input.namespaces & CLONE_NEWUSER) !== 0;
-  if (userns) child.push(op(OpCode.SETRESGID, int(0)), op(OpCode.SETRESUID, int(0)));
-  if (!terminal) child.push(op(OpCode.SETSID));
-  if (!input.noNewKeyring) child.push(op(OpCode.JOIN_KEYRING, str(input.containerId ? `_ses.${input.containerId}` : '')));
-  if (terminal) {
-    child.push(op(OpCode.CONSOLE, int(REG_CONSOLE), int(p.consoleSize?.height ?? 0), int(p.consoleSize?.width ?? 0)), ...ptyOwnerOps(p));
-  }
-  child.push(op(OpCode.UMASK, int(p.user.umask ?? 0o022)));
-  child.push(...apparmorOps(input.apparmorProfile ?? p.apparmorProfile, host, 'process.apparmorProfile'));
-  if (nnp) child.push(op(OpCode.NO_NEW_PRIVS));
-  child.push(...selinuxOps(p.selinuxLabel, host, 'process.selinuxLabel'));
-  if (input.seccomp && !nnp) child.push(seccompOp(input.seccomp));
-  child.push(...identityOps({ process: p, field: 'process', preserveFds: input.preserveFds ?? 0, setgroups: !rootless }));
-  child.push(op(OpCode.READY));
-  if (input.seccomp && nnp) child.push(seccompOp(input.seccomp));
-  child.push(execOp(p, env));
+  const keyring = input.noNewKeyring ? [] : [op(OpCode.JOIN_KEYRING, str(input.containerId ? `_ses.${input.containerId}` : ''))];
+  // The process's own setup; `ahead`: the keyring was joined and the profile (but for clone3)
+  // loaded by berth-init before the program came, the child loads only the second stage.
+  const childOps = (ahead?: SeccompAhead): Op[] => {
+    const child: Op[] = [];
+    const seccomp = ahead ? ahead.stage2 : input.seccomp;
+    if (userns) child.push(op(OpCode.SETRESGID, int(0)), op(OpCode.SETRESUID, int(0)));
+    if (!terminal) child.push(op(OpCode.SETSID));
+    if (!ahead) child.push(...keyring);
+    if (terminal) {
+      child.push(op(OpCode.CONSOLE, int(REG_CONSOLE), int(p.consoleSize?.height ?? 0), int(p.consoleSize?.width ?? 0)), ...ptyOwnerOps(p));
+    }
+    child.push(op(OpCode.UMASK, int(p.user.umask ?? 0o022)));
+    child.push(...apparmorOps(input.apparmorProfile ?? p.apparmorProfile, host, 'process.apparmorProfile'));
+    if (nnp) child.push(op(OpCode.NO_NEW_PRIVS));
+    child.push(...selinuxOps(p.selinuxLabel, host, 'process.selinuxLabel'));
+    if (seccomp && !nnp) child.push(seccompOp(seccomp));
+    child.push(...identityOps({ process: p, field: 'process', preserveFds: input.preserveFds ?? 0, setgroups: !rootless }));
+    child.push(op(OpCode.READY));
+    if (seccomp && nnp) child.push(seccompOp(seccomp));
+    child.push(execOp(p, env));
+    return child;
+  };
 
   const cloneInto = join.cloneInto !== undefined ? [op(OpCode.CLONE_INTO_CGROUP, str(join.cloneInto))] : [];
-  const finalClone = [op(OpCode.CLONE, int(0), int(middleParent.length)), ...middleParent, ...child];
-  if (!joins && !userns) return [...top, ...selfMoves, ...pidDir, ...cloneInto, ...setns, ...finalClone];
+  const finalClone = (ahead?: SeccompAhead): Op[] => [op(OpCode.CLONE, int(0), int(middleParent.length)), ...middleParent, ...childOps(ahead)];
+  if (aheadStages) {
+    // Ahead: what does not depend on the exec runs before its program comes (the v1 `tasks`
+    // files opened, not written: the process must not show in the container's cgroups
+    // before it runs); only a berth-init that is the middle itself, without a console.
+    if (joins || userns || terminal || input.pidFile === undefined || input.seccomp?.listenerPath || join.selfMove.length > AHEAD_REGS.length) return undefined;
+    const regs = join.selfMove.map((_f, i) => AHEAD_REGS[i]!);
+    const prelude: Op[] = [
+      ...top,
+      ...join.selfMove.map((f, i) => op(OpCode.OPEN, str(f), int(O_WRONLY), int(regs[i]!))),
+      ...pidDir,
+      ...cloneInto,
+      ...setns,
+      ...keyring,
+      seccompOp(aheadStages.stage1),
+      op(OpCode.AWAIT_PROGRAM),
+    ];
+    const main: Op[] = [...regs.map((r) => op(OpCode.WRITE_REG, int(r), bytes('0'))), ...finalClone(aheadStages)];
+    return { prelude, main };
+  }
+  if (!joins && !userns) return [...top, ...selfMoves, ...pidDir, ...cloneInto, ...setns, ...finalClone()];
   return [
     ...top,
     ...cloneInto,
     op(OpCode.CLONE, int(0), int(topParent.length)),
     ...topParent,
     ...middle,
-    ...finalClone,
+    ...finalClone(),
   ];
 }

@@ -7,6 +7,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -226,6 +227,46 @@ describe('exec launches started ahead', () => {
     await edit('sed -i s/4321:4321/4322:4322/ /etc/passwd');
     assert.equal(await uid(), '4322', 'the user from the edited /etc/passwd, not the program kept from before');
     await d.docker(['rm', '-f', 'programs']);
+  });
+
+  test('a launch prepared ahead waits in the namespaces, not the cgroups; its process has the profile in two stages, clone3 refused as the profile does', async () => {
+    const c = await running('ahead');
+    // clone3 with CLONE_NEWUSER: Docker's profile answers ENOSYS (libc then falls back to clone)
+    const src = join(d.dir, 'clone3.c');
+    writeFileSync(src, [
+      '#define _GNU_SOURCE',
+      '#include <errno.h>',
+      '#include <stdio.h>',
+      '#include <string.h>',
+      '#include <sys/syscall.h>',
+      '#include <unistd.h>',
+      '#include <linux/sched.h>',
+      'int main(void) {',
+      '  struct clone_args a; memset(&a, 0, sizeof a); a.exit_signal = 17; a.flags = CLONE_NEWUSER;',
+      '  long r = syscall(SYS_clone3, &a, sizeof a);',
+      '  if (r == 0) _exit(0);',
+      '  printf("clone3 %s errno %d\\n", r < 0 ? "refused" : "ran", r < 0 ? errno : 0);',
+      '  return 0;',
+      '}',
+    ].join('\n'));
+    execFileSync('gcc', ['-static', '-O2', '-o', join(d.dir, 'clone3'), src]);
+    assert.equal((await d.docker(['cp', join(d.dir, 'clone3'), 'ahead:/clone3'])).code, 0);
+    const probe = async (args: string[] = []): Promise<string> => {
+      const r = await d.docker(['exec', ...args, 'ahead', 'sh', '-c', 'grep Seccomp_filters /proc/self/status; /clone3']);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout;
+    };
+    assert.equal(await probe(), 'Seccomp_filters:\t1\nclone3 refused errno 38\n', 'the first exec loads the profile in its process');
+    await spare(c.runtime);
+    const [monitor] = execMonitors(c.runtime);
+    const init = Number(readFileSync(`/proc/${monitor}/task/${monitor}/children`, 'utf8').trim());
+    const pid = (await d.api('GET', '/containers/ahead/json')).json.State as { Pid: number };
+    await poll('the prepared berth-init in the container\'s mount namespace', () => readlinkSync(`/proc/${init}/ns/mnt`) === readlinkSync(`/proc/${pid.Pid}/ns/mnt`));
+    assert.ok(!readFileSync(`/proc/${init}/cgroup`, 'utf8').includes(c.id), 'not in the container\'s cgroups before its exec starts');
+    assert.match(readFileSync(`/proc/${init}/status`, 'utf8'), /Seccomp_filters:\t1/, 'the profile loaded ahead');
+    assert.equal(await probe(), 'Seccomp_filters:\t2\nclone3 refused errno 38\n', 'the exec that took it: two stages, the profile\'s answers');
+    assert.equal(await probe(['--privileged']), 'Seccomp_filters:\t0\nclone3 ran errno 0\n', 'a privileged exec takes no prepared launch');
+    await d.docker(['rm', '-f', 'ahead']);
   });
 
   test('stopping the container cancels its spare; berthd killed with SIGKILL leaves none behind', async () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -305,6 +305,28 @@ test('a malformed program is refused before any op runs', { skip: skipUnlessRoot
     const r = await run(good);
     assert.equal(r.code, 0);
     assert.ok(existsSync(marker));
+  } finally {
+    await removeTempDir(dir);
+  }
+});
+
+test('AWAIT_PROGRAM: the next program follows on the same descriptor and keeps the registers; EOF instead is a cancelled launch', { skip: skipUnlessRoot }, async () => {
+  const dir = await makeTempDir('await-program');
+  try {
+    const file = join(dir, 'f');
+    writeFileSync(file, '');
+    const first = encodeInitProgram([op(O.OPEN, str(file), int(1 /* O_WRONLY */), int(5)), op(O.AWAIT_PROGRAM)]);
+    const second = encodeInitProgram([op(O.WRITE_REG, int(5), bytes('written')), sh(`cat ${file}`)]);
+    // both parts in one write: the bytes read past the first are the second's
+    const r = await run(Buffer.concat([first, second]));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'written');
+    const cancelled = await run(first);
+    assert.equal(cancelled.code, 1);
+    assert.match(cancelled.stderr, /cancelled/);
+    const notLast = await run([op(O.AWAIT_PROGRAM), sh('true')]);
+    assert.equal(notLast.code, 1);
+    assert.match(notLast.stderr, /AWAIT_PROGRAM is not the last op/);
   } finally {
     await removeTempDir(dir);
   }

@@ -249,3 +249,38 @@ test('exec: a top process that stays on the host when the parent must move the p
   assert.equal(userns[u1 - 1]!.code, OpCode.CLONE_INTO_CGROUP);
   assert.deepEqual(names(userns.slice(u1 + 1, u2 + 1)), ['RELEASE', 'WAIT_CHILD', 'WRITE_FILE', 'WRITE_FILE', 'WRITE_FILE', 'WRITE_FILE', 'SETNS_PID', 'CLONE']);
 });
+
+test('exec prepared ahead: the prelude opens the v1 tasks files and the v2 directory, joins, loads stage one and waits; the main part writes, clones and loads stage two', async () => {
+  const { compileExecAhead } = await import('../../../src/runtime/compile/index.js');
+  const { decodeInitProgram, encodeInitProgram } = await import('../../../src/runtime/init-program.js');
+  const process = { user: { uid: 0, gid: 0 }, args: ['true'], cwd: '/', env: ['PATH=/bin'] };
+  const stage1 = { ...SECCOMP, filter: Buffer.alloc(16, 1) };
+  const stage2 = { ...SECCOMP, filter: Buffer.alloc(8, 2) };
+  const input = { pid: 42, namespaces: F.CLONE_NEWNS | F.CLONE_NEWPID, process, mode: 'detached' as const, pidFile: 'pid', cgroupProcs: HYBRID_PROCS, rootless: false, host: HOST, cgroupFsKind: HYBRID, seccomp: SECCOMP, containerId: 'c1' };
+  const parts = compileExecAhead(input, { stage1, stage2 });
+  assert.ok(parts);
+  const { prelude, main } = parts;
+  for (const ops of [prelude, main]) assert.deepEqual(decodeInitProgram(encodeInitProgram(ops)), ops);
+  assert.equal(prelude[prelude.length - 1]!.code, OpCode.AWAIT_PROGRAM);
+  const opens = prelude.filter((o) => o.code === OpCode.OPEN);
+  assert.deepEqual(opens.map((o) => s(o, 0)), V1_PROCS.map((f) => join(dirname(f), 'tasks')), 'opened, not written: nothing joins before the exec starts');
+  const setns = find(prelude, OpCode.SETNS_PID);
+  for (const code of [OpCode.OPEN, OpCode.PIDFILE_DIR, OpCode.CLONE_INTO_CGROUP]) assert.ok(find(prelude, code) < setns, `${OpCode[code]} before SETNS_PID, in the host's mount namespace`);
+  assert.ok(find(prelude, OpCode.JOIN_KEYRING) > setns);
+  const seccomp = find(prelude, OpCode.SECCOMP);
+  assert.ok(seccomp > find(prelude, OpCode.JOIN_KEYRING), 'keyctl comes before the profile, which refuses it');
+  assert.deepEqual(prelude[seccomp]!.args[0]!.value, stage1.filter);
+  assert.equal(find(prelude, OpCode.CLONE), -1);
+  assert.deepEqual(names(main.slice(0, opens.length)), opens.map(() => 'WRITE_REG'));
+  assert.deepEqual(main.slice(0, opens.length).map((o) => n(o, 0)), opens.map((o) => n(o, 2)), 'each register opened is written');
+  const clone = find(main, OpCode.CLONE);
+  assert.equal(clone, opens.length);
+  const child = main.slice(clone + 1 + n(main[clone]!, 1));
+  assert.equal(find(child, OpCode.JOIN_KEYRING), -1);
+  assert.deepEqual(child[find(child, OpCode.SECCOMP)]!.args[0]!.value, stage2.filter);
+  // what cannot be prepared so
+  assert.equal(compileExecAhead({ ...input, process: { ...process, terminal: true }, consoleSocket: '/c.sock' }, { stage1, stage2 }), undefined);
+  assert.equal(compileExecAhead({ ...input, namespaces: input.namespaces | F.CLONE_NEWUSER }, { stage1, stage2 }), undefined);
+  assert.equal(compileExecAhead({ ...input, seccomp: { ...SECCOMP, listenerPath: '/l.sock' } }, { stage1, stage2 }), undefined);
+  assert.equal(compileExecAhead({ ...input, pidFile: undefined, mode: 'foreground' }, { stage1, stage2 }), undefined);
+});

@@ -12,7 +12,7 @@ function launch(): ExecLaunch & { cancels: number } {
   return l as unknown as ExecLaunch & { cancels: number };
 }
 
-const plain = { tty: false, stdin: false };
+const plain = { tty: false, stdin: false, privileged: false };
 
 test('the next exec of the same shape takes the spare (its id), the launch is kept for its start', () => {
   const ls = new ExecLaunches();
@@ -32,9 +32,13 @@ test('the next exec of the same shape takes the spare (its id), the launch is ke
 test('a spare of another shape, or a failed one, is cancelled instead of taken', () => {
   const ls = new ExecLaunches();
   const tty = launch();
-  ls.addSpare('c1', 'e1', tty, 100, { tty: true, stdin: true });
+  ls.addSpare('c1', 'e1', tty, 100, { tty: true, stdin: true, privileged: false });
   assert.equal(ls.claim('c1', plain), undefined);
   assert.equal(tty.cancels, 1);
+  const prepared = launch();
+  ls.addSpare('c1', 'e0', prepared, 100, plain);
+  assert.equal(ls.claim('c1', { ...plain, privileged: true }), undefined, 'a privileged exec runs without the profile a prepared spare has loaded');
+  assert.equal(prepared.cancels, 1);
   const failed = launch();
   (failed as { failed: boolean }).failed = true;
   ls.addSpare('c1', 'e2', failed, 100, plain);
