@@ -1956,12 +1956,11 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     };
   }
 
-  private execProcess(c: Live, ex: ExecRecord, consoleSize: [number, number] | undefined): Process {
+  private execProcess(c: Live, cfg: ExecCreateRequest, consoleSize: [number, number] | undefined): Process {
     const rec = c.rec;
     const spec = c.spec ?? this.specFor(rec, rec.rootfs);
     c.spec = spec;
     const base = spec.process!;
-    const cfg = ex.config;
     const user = cfg.User ? resolveUser(rec.rootfs, cfg.User, rec.hostConfig.GroupAdd ?? []) : { uid: base.user.uid, gid: base.user.gid, additionalGids: base.user.additionalGids ?? [] };
     let env = mergeEnv(base.env ?? [], cfg.Env ?? []);
     if (cfg.Tty && !env.some((e) => e.startsWith('TERM='))) env = [...env, 'TERM=xterm'];
@@ -2000,7 +1999,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   }
 
   private compileExecProgram(c: Live, ex: ExecRecord, base: ExecBase, consoleSize: readonly number[] | undefined, consoleSocket: string | undefined, prepared: boolean): Buffer {
-    const input = this.execInput(c, ex, base, consoleSize, consoleSocket);
+    const input = this.execInput(c, ex.config, base, consoleSize, consoleSocket);
     if (!prepared) return encodeInitProgram(compileExec(input));
     const parts = compileExecAhead(input, this.aheadStages(base)!);
     if (!parts) throw systemError(`exec ${ex.id}: its launch was prepared ahead, but the exec cannot be`);
@@ -2013,13 +2012,13 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
    * when the container's execs cannot be prepared so (a privileged or tty shape, a profile
    * that does not allow what berth-init does after it, a user namespace…).
    */
-  private execPrelude(c: Live, shape: LaunchShape, dir: string): Buffer | undefined {
+  private execPrelude(c: Live, shape: LaunchShape): Buffer | undefined {
     if (shape.tty || shape.privileged) return undefined;
     const base = this.execBase(c);
     const stages = this.aheadStages(base);
     if (!stages) return undefined;
-    const probe = { id: '', containerId: c.rec.id, config: { Cmd: ['true'] }, dir } as unknown as ExecRecord;
-    const parts = compileExecAhead(this.execInput(c, probe, base, undefined, undefined), stages);
+    // The first part depends on the container alone: any command stands in for the exec's.
+    const parts = compileExecAhead(this.execInput(c, { Cmd: ['true'] }, base, undefined, undefined), stages);
     return parts && encodeInitProgram(parts.prelude);
   }
 
@@ -2033,10 +2032,10 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     return base.ahead ?? undefined;
   }
 
-  private execInput(c: Live, ex: ExecRecord, base: ExecBase, consoleSize: readonly number[] | undefined, consoleSocket: string | undefined): ExecInput {
+  private execInput(c: Live, cfg: ExecCreateRequest, base: ExecBase, consoleSize: readonly number[] | undefined, consoleSocket: string | undefined): ExecInput {
     const rec = c.rec;
-    const process_ = this.execProcess(c, ex, consoleSize as [number, number] | undefined);
-    const seccomp = base.seccomp && !ex.config.Privileged ? base.seccomp.compiled : undefined;
+    const process_ = this.execProcess(c, cfg, consoleSize as [number, number] | undefined);
+    const seccomp = base.seccomp && !cfg.Privileged ? base.seccomp.compiled : undefined;
     return {
       pid: rec.state.pid,
       namespaces: rec.namespaces,
@@ -2110,7 +2109,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       const dir = this.paths.execDir(rec.id, execId);
       let prelude: Buffer | undefined;
       try {
-        prelude = this.execPrelude(c, shape, dir);
+        prelude = this.execPrelude(c, shape);
       } catch (e) {
         this.log('debug', `exec launch for ${rec.id.slice(0, 12)} not prepared ahead: ${errorMessage(e)}`);
       }

@@ -57,7 +57,7 @@ const AHEAD_REGS = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 const O_WRONLY = 1;
 
 export function compileExec(input: ExecInput): Op[] {
-  return compileExecParts(input, undefined) as Op[];
+  return compileExecParts(input, undefined);
 }
 
 /**
@@ -68,9 +68,11 @@ export function compileExec(input: ExecInput): Op[] {
  * parent, a seccomp listener, no pid file).
  */
 export function compileExecAhead(input: ExecInput, stages: SeccompAhead): { prelude: Op[]; main: Op[] } | undefined {
-  return compileExecParts(input, stages) as { prelude: Op[]; main: Op[] } | undefined;
+  return compileExecParts(input, stages);
 }
 
+function compileExecParts(input: ExecInput, aheadStages: undefined): Op[];
+function compileExecParts(input: ExecInput, aheadStages: SeccompAhead): { prelude: Op[]; main: Op[] } | undefined;
 function compileExecParts(input: ExecInput, aheadStages: SeccompAhead | undefined): Op[] | { prelude: Op[]; main: Op[] } | undefined {
   const p = input.process;
   if (!p.args || p.args.length === 0) throw invalidParameter('process.args: expected a non-empty array of strings');
