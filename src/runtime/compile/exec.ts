@@ -20,7 +20,7 @@
 import { invalidParameter } from '../../errors.js';
 import { bytes, int, op, OpCode, str, type Op } from '../init-program.js';
 import { planCgroupJoin } from './cgroup-join.js';
-import { CLONE_NEWUSER } from './flags.js';
+import { CLONE_NEWUSER, O_WRONLY } from './flags.js';
 import { detectHost } from './host.js';
 import {
   apparmorOps,
@@ -54,7 +54,6 @@ export interface SeccompAhead {
 
 /** Registers for the v1 `tasks` files a launch prepared ahead opens before SETNS_PID. */
 const AHEAD_REGS = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
-const O_WRONLY = 1;
 
 export function compileExec(input: ExecInput): Op[] {
   return compileExecParts(input, undefined);
