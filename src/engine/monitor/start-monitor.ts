@@ -4,15 +4,15 @@
 // container's running monitor (`via`): no fork of this large process on its event loop.
 
 import { spawn, type StdioOptions } from 'node:child_process';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { BerthError, errorMessage } from '../../errors.js';
 import { berthInitPath } from '../../runtime/paths.js';
 import { nativeAddon } from '../../sys/native.js';
-import { socketFd } from '../../sys/socket-fd.js';
 import { encodeFrame, MSG_SPAWN } from './attach.js';
 import { parseExitFile, type ExitStatus } from './exit-file.js';
+import { HeldReader, readAvailable } from './held-reader.js';
 import { berthMonitorPath } from './monitor-path.js';
 
 export interface MonitorLogOptions {
@@ -178,30 +178,19 @@ function readyLines(sock: Socket, keepForExit: boolean): ReadyLines {
   let done = false;
   let status: ExitStatus | undefined;
   let holdMs = 0;
-  let timer: NodeJS.Timeout | undefined;
+  let held: HeldReader | undefined;
   const finish = (st: ExitStatus | undefined): void => {
     if (done) return;
     done = true;
     status = st;
-    clearTimeout(timer);
+    held?.forget();
     exitDone(st);
     // Closed after this turn: exitNow() runs while a client waits for its answer.
     setImmediate(() => sock.destroy());
   };
   const startHold = (): void => {
-    // pause() alone does not stop reading: node reads on up to the high-water mark, each
-    // read a wake-up. The handle itself is stopped; its `reading` flag stays set, or node
-    // (Socket._read, from the stream's read-more step) would start it again.
-    const handle = (sock as Socket & { _handle?: { readStop?: () => number; readStart?: () => number } })._handle;
-    const { readStop, readStart } = handle ?? {};
-    if (!handle || !readStop || !readStart) return;
-    sock.pause();
-    readStop.call(handle);
-    timer = setTimeout(() => {
-      if (done) return;
-      readStart.call(handle);
-      sock.resume();
-    }, holdMs); // not unref'd: the stopped socket keeps nothing alive, the exit line must still come
+    held = new HeldReader(sock);
+    held.releaseAfter(holdMs);
   };
   const onLine = (line: string): void => {
     if (done) return;
@@ -235,17 +224,8 @@ function readyLines(sock: Socket, keepForExit: boolean): ReadyLines {
     },
     exitNow() {
       if (done || !ok) return status;
-      const fd = socketFd(sock);
-      if (fd === undefined) return undefined;
-      const b = Buffer.alloc(256);
-      for (let n = 1; n > 0 && !done; ) {
-        try {
-          n = readSync(fd, b); // non-blocking: EAGAIN while the monitor has sent nothing more
-        } catch {
-          break;
-        }
-        if (n > 0) consume(b.toString('utf8', 0, n));
-      }
+      const text = held ? held.readNow() : readAvailable(sock).text;
+      if (text) consume(text);
       return status;
     },
   };
