@@ -99,6 +99,25 @@ test('bodies over the limit are refused', async () => {
   await assert.rejects(readAll(Readable.from([Buffer.alloc(8), Buffer.alloc(8)]), 10), /larger than the limit of 10 bytes/);
 });
 
+test('a body is read whole, from strings too; a stream closed before its end is an error', async () => {
+  assert.equal((await readAll(Readable.from(['{"a":', '1}']))).toString(), '{"a":1}');
+  const one = Buffer.from('{}');
+  assert.equal(await readAll(Readable.from([one], { objectMode: false })), one, 'a body of one chunk is not copied');
+  const ended = Readable.from([Buffer.from('x')]);
+  ended.resume();
+  await new Promise((r) => ended.once('end', r));
+  assert.equal((await readAll(ended)).length, 0, 'a stream read before: nothing more');
+  const cut = new Readable({ read() {} });
+  cut.push(Buffer.from('{"a'));
+  const pending = readAll(cut);
+  setImmediate(() => cut.destroy());
+  await assert.rejects(pending, (e: NodeJS.ErrnoException) => e.code === 'ERR_STREAM_PREMATURE_CLOSE');
+  const failing = new Readable({ read() {} });
+  const p2 = readAll(failing);
+  setImmediate(() => failing.destroy(new Error('reset by peer')));
+  await assert.rejects(p2, /reset by peer/);
+});
+
 test("syntax errors are located and worded as Go's encoding/json words them", () => {
   const cases: [string, string | undefined][] = [
     ['{"a":1}', undefined],
