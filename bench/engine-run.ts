@@ -24,6 +24,7 @@
 //
 //   npm run bench:engine        (node dist/bench/engine-run.js)
 //   BENCH_RUNS=15 BENCH_IDLE=100 BENCH_PS=1000 BENCH_PODMAN=0 node dist/bench/engine-run.js
+//   (BENCH_CLI_RUNS: rounds of run --rm and exec, default 21; BENCH_SETTLE_MS: pause before each sample, default 250)
 
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -36,6 +37,17 @@ import { PrivateDockerd, processesMatching } from '../test/harness/dockerd.js';
 import { NullEngine } from './null-engine.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
+/**
+ * Rounds of the docker CLI's short steps (`run --rm`, `exec`): a few ms apart between the
+ * engines, where nine samples of a CLI that spreads over 20 ms cannot tell them apart.
+ */
+const CLI_RUNS = Number(process.env.BENCH_CLI_RUNS ?? Math.max(RUNS, 21));
+/**
+ * The pause before each timed sample: what the step before left running (podman's cleanup
+ * process after an exec, a daemon's work after its answer) ends before the next one starts,
+ * whichever engine it was, so that no engine's sample pays for another's aftermath.
+ */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 250);
 const IDLE = Number(process.env.BENCH_IDLE ?? 100);
 const PS_COUNT = Number(process.env.BENCH_PS ?? 1000);
 const WITH_PODMAN = process.env.BENCH_PODMAN !== '0';
@@ -273,6 +285,7 @@ export async function main(): Promise<void> {
       for (let i = 0; i < n + 2; i++) {
         for (let k = 0; k < over.length; k++) {
           const t = over[(i + k) % over.length]!;
+          await sleep(SETTLE_MS);
           const ms = await fn(t);
           if (i >= 2) out[t.name]!.push(ms);
         }
@@ -284,11 +297,11 @@ export async function main(): Promise<void> {
       if (r.code !== 0) throw new Error(`${t.name}: ${args.join(' ')}: ${r.stderr}`);
       return r.ms;
     };
-    const run = await rounds(cliMs(['run', '--rm', '--network', 'none', 'busybox', 'true']), withFloor);
+    const run = await rounds(cliMs(['run', '--rm', '--network', 'none', 'busybox', 'true']), withFloor, CLI_RUNS);
     console.error(`run ${JSON.stringify(run)}`);
     const apiMs = await rounds(apiRun, daemons);
     for (const t of withFloor) must(t, ['run', '-d', '--network', 'none', '--name', 'bench-exec', 'busybox', 'sleep', '3600']);
-    const exec = await rounds(cliMs(['exec', 'bench-exec', 'true']), withFloor);
+    const exec = await rounds(cliMs(['exec', 'bench-exec', 'true']), withFloor, CLI_RUNS);
     const apiExecMs = await rounds((t) => apiExec(t, 'bench-exec'), daemons);
     for (const t of withFloor) must(t, ['rm', '-f', 'bench-exec']);
     // The first exec on a fresh container: berthd has no launch started ahead for it yet
@@ -348,7 +361,7 @@ export async function main(): Promise<void> {
     const ps = await rounds(cliMs(['ps', '-a']), targets, Math.max(3, Math.ceil(RUNS / 2)));
     const med = (m: Record<string, number[]>): Record<string, number> => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, median(v)]));
     const md = [
-      `<!-- load average before the timed steps: ${loadavg} -->`,
+      `<!-- load average before the timed steps: ${loadavg}; medians of ${RUNS} rounds, ${CLI_RUNS} for run --rm and exec, ${SETTLE_MS} ms pause before each sample -->`,
       `| measure | berthd | ${peers.map((n) => `${n} | berthd / ${n}`).join(' | ')} | goal |`,
       `| --- | --- | ${peers.map(() => '--- | ---').join(' | ')} | --- |`,
       row('`run --rm --network none busybox true`', 'ms', med(run), peers, '≤ 0.20 of dockerd'),
