@@ -1,9 +1,9 @@
-// Reading a channel to a monitor or berth-init stopped at its libuv handle, so that what the
-// other side writes wakes nobody, while what it wrote can still be read at once when asked.
+// Reading a channel to a monitor stopped at its libuv handle, so that what the other side
+// writes wakes nobody, while what it wrote can still be read at once when asked.
 //
-// berthd holds an exec's channels while its process starts and runs: a wake-up of berthd
-// then takes a CPU from berth-init, the process's exec or the monitor's last steps, and what
-// berthd would do with the lines (records, events) can wait for the client's questions.
+// berthd holds a handed-over exec's exit channel for its first moments (ExitChannel.hold):
+// woken by the exit line, berthd would take the CPU from the monitor's last steps, and the
+// client's exec inspect, which comes right after, reads the line then (readAvailable).
 //
 // node's pause() does not stop a socket reading (it reads on up to the high-water mark,
 // each read a wake-up): the handle itself is stopped, and its `reading` flag is left set, or
