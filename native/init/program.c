@@ -87,8 +87,11 @@ static const char *program_what;
 static char *rest;
 static size_t nrest;
 
-/* Reads to EOF, or only to the end of a whole program that ends in AWAIT_PROGRAM (the next
- * program follows on the same descriptor, later: berthd sends a launch's first part ahead). */
+/* Reads up to the end of a whole program, not to EOF: the sender's end of the stream may come
+ * a while after its bytes (berthd shuts a socket down a loop turn after the write), and the
+ * program is self-delimiting. One that ends in AWAIT_PROGRAM keeps the descriptor: the next
+ * program follows on it, later (berthd sends a launch's first part ahead). A truncated one
+ * is read to EOF and refused by program_parse. */
 static char *read_program(int fd, const char *what, size_t *len) {
   size_t cap = nrest > 4096 ? nrest : 4096, n = nrest;
   char *buf = malloc(cap);
@@ -110,6 +113,10 @@ static char *read_program(int fd, const char *what, size_t *len) {
       program_what = what;
       *len = whole;
       return buf;
+    }
+    if (whole) {
+      if (n > whole) fail(EINVAL, "malformed init program: trailing bytes after the last op");
+      break;
     }
     ssize_t r = read(fd, buf + n, cap - n);
     if (r < 0 && errno == EINTR) continue;

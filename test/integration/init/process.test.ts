@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { nativeAddon } from '../../../src/sys/native.js';
+import { berthInitPath } from '../../../src/runtime/paths.js';
 import { join } from 'node:path';
 import { makeTempDir, removeTempDir } from '../../harness/tmp.js';
 import {
@@ -307,6 +309,26 @@ test('a malformed program is refused before any op runs', { skip: skipUnlessRoot
     assert.ok(existsSync(marker));
   } finally {
     await removeTempDir(dir);
+  }
+});
+
+test('the program is read up to its end, not to EOF: a writer that keeps its end open does not hold berth-init up', { skip: skipUnlessRoot }, async () => {
+  const [mine, theirs] = nativeAddon().socketPair();
+  try {
+    writeSync(mine, encodeInitProgram([sh('echo ran')]));
+    const child = spawn(berthInitPath(), ['/proc/self/fd/3'], { stdio: ['ignore', 'pipe', 'pipe', theirs] });
+    closeSync(theirs);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await Promise.race([
+      new Promise<number | null>((resolve) => child.once('close', resolve)),
+      new Promise<string>((resolve) => setTimeout(() => resolve('still reading'), 5000).unref()),
+    ]);
+    if (code === 'still reading') child.kill('SIGKILL');
+    assert.equal(code, 0);
+    assert.equal(out, 'ran\n');
+  } finally {
+    closeSync(mine);
   }
 });
 
