@@ -11,7 +11,9 @@
  * in SCM_RIGHTS: a connection of the client's own client, which takes the client's place:
  * berthd hands an exec's hijacked API connection over, so the output goes straight to
  * `docker exec` and its end is the end of the stream; what that connection sends is not
- * read as messages and is dropped). Unknown types are skipped.
+ * read as messages and is dropped), 5 hold the output (no payload: none is read until this
+ * client hands over, releases or goes, so berthd can send the program before the hand-over
+ * it has yet to make), 6 release it. Unknown types are skipped.
  *
  * Nothing here blocks: a client whose socket is full gets the rest of its frame queued (one
  * at most), and main.c reads no more output until every queue is flushed, so a slow client
@@ -33,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { MSG_STDIN = 0, MSG_CLOSE_STDIN = 1, MSG_RESIZE = 2, MSG_SPAWN = 3, MSG_HANDOFF = 4 };
+enum { MSG_STDIN = 0, MSG_CLOSE_STDIN = 1, MSG_RESIZE = 2, MSG_SPAWN = 3, MSG_HANDOFF = 4, MSG_HOLD = 5, MSG_RELEASE = 6 };
 #define MAX_SPAWN_FDS 8
 
 int tty_mode;
@@ -58,6 +60,9 @@ struct client {
 };
 static struct client clients[MAX_CLIENTS];
 static char pend[MAX_CLIENTS][CHUNK + 8];
+/* The client holding the output (MSG_HOLD), -1 for none, and since when (attach_now_ms). */
+static int holder = -1;
+static int64_t held_since;
 
 /* What each pollfd attach_poll_fds added stands for. */
 enum { K_LISTEN, K_CONSOLE_LISTEN, K_CONSOLE_CONN, K_STDIN, K_CLIENT };
@@ -104,6 +109,7 @@ int64_t attach_now_ms(void) {
 }
 
 static void client_drop(struct client *c) {
+  if (holder == c - clients) holder = -1; /* gone: nobody will hand over, the output flows */
   for (unsigned i = 0; i < c->nfds; i++) close(c->fds[i]);
   if (c->raw) shutdown(c->fd, SHUT_WR); /* the stream's end, whoever else holds the connection */
   close(c->fd);
@@ -173,7 +179,8 @@ static void client_spawn(struct client *c, char *buf, size_t len) {
 }
 
 /* A MSG_HANDOFF: the descriptor it carried becomes a client in this one's place. It comes
- * before the program is sent, so this client has been sent no output yet. */
+ * before the program is sent or while this client holds the output, so this client has been
+ * sent no output yet; the new one gets it from the first byte, and the hold ends. */
 static void client_handoff(struct client *c) {
   if (c->nfds != 1 || fcntl(c->fds[0], F_SETFL, fcntl(c->fds[0], F_GETFL) | O_NONBLOCK) < 0) {
     warn(EINVAL, "a hand-over without exactly one socket");
@@ -186,6 +193,7 @@ static void client_handoff(struct client *c) {
   memset(c, 0, sizeof *c);
   c->fd = fd;
   c->raw = 1;
+  if (holder == c - clients) holder = -1;
 }
 
 static void client_read(struct client *c) {
@@ -212,6 +220,7 @@ static void client_read(struct client *c) {
   if (m.msg_controllen) client_take_fds(c, &m);
   if (n == 0) {
     c->eof = 1;
+    if (holder == c - clients) holder = -1; /* it can send no hand-over now */
     return;
   }
   for (size_t i = 0; i < (size_t)n;) {
@@ -229,6 +238,8 @@ static void client_read(struct client *c) {
           client_handoff(c);
           break;
         }
+        if (c->type == MSG_HOLD && holder < 0) holder = (int)(c - clients), held_since = attach_now_ms();
+        if (c->type == MSG_RELEASE && holder == c - clients) holder = -1;
         if (!c->left) frame_done(c);
       }
       continue;
@@ -260,6 +271,38 @@ static void client_flush(struct client *c, size_t i) {
     c->stalled_at = attach_now_ms();
   }
   c->plen = c->poff = 0;
+}
+
+int attach_output_held(void) { return holder >= 0; }
+
+/* ms until the hold expires (a holder that never hands over loses it after attach_stall_ms,
+ * as a client that takes no output is disconnected), -1 when nothing is held. */
+static int hold_timeout(void) {
+  if (holder < 0) return -1;
+  int64_t left = held_since + attach_stall_ms - attach_now_ms();
+  return left <= 0 ? 0 : left > 1 << 30 ? 1 << 30 : (int)left;
+}
+
+int attach_timeout(void) {
+  int s = attach_stall_timeout(), h = hold_timeout();
+  return s < 0 ? h : h < 0 || s < h ? s : h;
+}
+
+void attach_expire_hold(void) {
+  if (hold_timeout() != 0) return;
+  warn(0, "an attach client held the output for ", num(attach_now_ms() - held_since), " ms without a hand-over: released");
+  holder = -1;
+}
+
+void attach_wait_released(void) {
+  while (holder >= 0) {
+    struct pollfd p[MAX_CLIENTS + 4];
+    size_t n = attach_poll_fds(p);
+    int r = poll(p, n, hold_timeout());
+    if (r < 0 && errno != EINTR) return;
+    if (r > 0) attach_handle(p, n);
+    attach_expire_hold();
+  }
 }
 
 int attach_backlogged(void) {

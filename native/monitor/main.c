@@ -236,14 +236,15 @@ int main(int argc, char **argv) {
     p[n++] = (struct pollfd){ sigfd, POLLIN, 0 };
     if (out_fd[2] < 0 && !master_done) out_fd[2] = attach_console_master();
     int idx[3] = { -1, -1, -1 };
-    /* Backpressure: no output is read while a client has some still queued; the pipe or
-     * pty fills and the container's writes wait, nothing is dropped. */
-    int hold = attach_backlogged();
+    /* Backpressure: no output is read while a client has some still queued, or holds it
+     * for a hand-over; the pipe or pty fills and the container's writes wait, nothing is
+     * dropped. */
+    int hold = attach_backlogged() || attach_output_held();
     for (int k = 0; k < 3; k++)
       if (out_fd[k] >= 0 && !hold) idx[k] = (int)n, p[n++] = (struct pollfd){ out_fd[k], POLLIN, 0 };
     size_t base = n;
     n += attach_poll_fds(p + n);
-    if (poll(p, n, hold ? attach_stall_timeout() : -1) < 0) {
+    if (poll(p, n, hold ? attach_timeout() : -1) < 0) {
       if (errno == EINTR) continue;
       fail(errno, "poll");
     }
@@ -251,14 +252,15 @@ int main(int argc, char **argv) {
      * the init program's sync point, before the exec) is accepted before that output is read
      * and broadcast, even when the container has already exited by now. */
     attach_handle(p + base, n - base);
-    if (hold) attach_drop_stalled(-1);
+    if (hold) attach_drop_stalled(-1), attach_expire_hold();
     if (p[0].revents) {
       struct signalfd_siginfo si;
       while (read(sigfd, &si, sizeof si) > 0) {}
       if (child_reap()) break;
     }
+    /* A hold that came in this round stops the output it saw (a hand-over is coming). */
     for (int k = 0; k < 3; k++)
-      if (idx[k] >= 0 && p[idx[k]].revents && out_fd[k] >= 0) read_output(k);
+      if (idx[k] >= 0 && p[idx[k]].revents && out_fd[k] >= 0 && !attach_output_held()) read_output(k);
   }
 
   /* The container has exited: what it wrote is in the pipes or the pty; take that (up to
@@ -266,6 +268,7 @@ int main(int argc, char **argv) {
   if (out_fd[2] < 0 && !master_done) out_fd[2] = attach_console_master();
   /* Clients still get all of it while they keep reading; one that does not delays the exit
    * record DRAIN_WAIT_MS at most, then is disconnected (the log has everything). */
+  attach_wait_released(); /* the output goes where the holder hands it */
   size_t drained = 0;
   int64_t deadline = attach_now_ms() + DRAIN_WAIT_MS;
   for (int k = 0; k < 3; k++) {

@@ -56,6 +56,14 @@ void attach_set_stdin(int fd);
 void attach_broadcast(int stream, const char *buf, size_t len);
 /* A client has a queued frame: read no output until it is flushed (backpressure). */
 int attach_backlogged(void);
+/* A client holds the output (MSG_HOLD): read none until it hands over, releases or goes. */
+int attach_output_held(void);
+/* Ends a hold older than attach_stall_ms. */
+void attach_expire_hold(void);
+/* Waits (handling clients) until no client holds the output. */
+void attach_wait_released(void);
+/* A poll timeout for the main loop: the first stall or hold limit, -1 when neither. */
+int attach_timeout(void);
 /* Disconnects a client whose queue took nothing for attach_stall_ms (--attach-stall-ms). */
 extern int64_t attach_stall_ms;
 /* ms until the first queued client reaches that limit, -1 when none is queued (a poll timeout). */

@@ -75,7 +75,7 @@ import { hostnameFile, hostsFile, resolvConf } from './etc-files.js';
 import { rfc3339Nano, since } from './human-time.js';
 import type { EngineImages } from './images/index.js';
 import { containerFilter } from './list-filters.js';
-import { attach, readExitFile, readExitFileSync, readJsonLog, readJsonLogBatches, startMonitor, AttachConnection, MonitorSpawner, type ExitStatus } from './monitor/index.js';
+import { attach, readExitFile, readExitFileSync, readJsonLog, readJsonLogBatches, startMonitor, AttachConnection, MonitorSpawner, type ExitStatus, type MonitorStarted } from './monitor/index.js';
 import { NameIndex, newContainerId, randomName, validateName } from './names.js';
 import { buildSpec, capabilitySet, linuxResources, validateResources, type DeviceInfo, type HostLimits } from './oci-spec.js';
 import { ContainerPaths, loadRecord, removeContainerFiles, saveRecord, scanContainerDirs, ZERO_TIME, type ContainerRecord, type ContainerStatus, type RecordState } from './record.js';
@@ -164,6 +164,13 @@ const EXEC_RECORD_DELAY_MS = 5;
  * before it ends the client's stream.
  */
 const EXEC_EXIT_HOLD_MS = 20;
+
+/** An exec whose program is sent (execStart): its launch, whether the monitor holds the output, its start. */
+interface BegunExec {
+  launch: ExecLaunch;
+  held: boolean;
+  started: Promise<MonitorStarted>;
+}
 
 interface Waiter {
   condition: WaitCondition;
@@ -2086,12 +2093,16 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     return c.execBase;
   }
 
-  /** The launch kept for the exec when it suits the container's current process, else a new one. */
-  private async execLaunch(c: Live, ex: ExecRecord, attached: boolean, onStep: (step: 'spawned' | 'monitor ready') => void): Promise<ExecLaunch> {
+  /**
+   * The launch kept for the exec when it suits the container's current process (at once, so
+   * that its program goes out in the same turn), else a new one.
+   */
+  private execLaunch(c: Live, ex: ExecRecord, attached: boolean, onStep: (step: 'spawned' | 'monitor ready') => void): ExecLaunch | Promise<ExecLaunch> {
     const kept = this.launches.take(ex.id);
     if (kept && !kept.launch.failed && kept.containerPid === c.rec.state.pid) return kept.launch;
-    if (kept) await kept.launch.cancel(); // it removes the directory the new launch makes
-    return ExecLaunch.start({ dir: ex.dir, ...execShape(ex.config), via: this.paths.attachSocket(c.rec.id), attached, onStep });
+    const start = (): Promise<ExecLaunch> => ExecLaunch.start({ dir: ex.dir, ...execShape(ex.config), via: this.paths.attachSocket(c.rec.id), attached, onStep });
+    // the cancel removes the directory the new launch makes: that waits for it
+    return kept ? kept.launch.cancel().then(start) : start();
   }
 
   /**
@@ -2134,13 +2145,16 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     const consoleSize = opts.consoleSize ?? (ex.config.ConsoleSize ?? undefined);
     const trace = new StepTrace(`exec ${id.slice(0, 12)}`, (m) => this.log('debug', m));
     // Attached: the monitor starts with berthd's connection as an attach client, so the
-    // process need not stop at a sync point for berthd to connect. With `handOff`, the
-    // client's own connection takes that place (an exec without stdin or tty): the output
-    // goes from the monitor to `docker exec` without berthd in between, and the monitor's
-    // end of it is the stream's end; berth-init's errors reach the client as its stderr.
-    const launch = async (attached: boolean, handOff?: SessionStreams['handOff']): Promise<AttachConnection | undefined> => {
+    // process need not stop at a sync point for berthd to connect. `hold`: the monitor holds
+    // the output (MSG_HOLD) for a hand-over that follows the program, in which the client's
+    // own connection takes berthd's place (an exec without stdin or tty): the output goes from
+    // the monitor to `docker exec` without berthd in between, and the monitor's end of it is
+    // the stream's end; berth-init's errors reach the client as its stderr.
+    const begin = async (attached: boolean, hold: boolean): Promise<BegunExec> => {
       const rec = c.rec;
-      const l = await this.execLaunch(c, ex, attached, (step) => trace.mark(step));
+      const got = this.execLaunch(c, ex, attached, (step) => trace.mark(step));
+      // A kept launch gets its program in this turn: before the route writes the 101.
+      const l = got instanceof ExecLaunch ? got : await got;
       trace.mark('launch');
       let program: Buffer;
       try {
@@ -2153,31 +2167,40 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
         await l.cancel(); // berth-init reads a truncated program and ends; its monitor too
         throw e;
       }
-      const handedOff = handOff !== undefined && (await handOff((fd) => l.handOff(fd)));
+      const held = hold && l.holdOutput();
       l.send(program);
+      const started = l.started.then((st) => {
+        ex.pid = st.containerPid;
+        ex.monitorPid = st.monitorPid;
+        ex.running = true;
+        trace.mark('pid to ready');
+        // Not awaited: the client's stream and the exit watch need not wait for the disk (the
+        // record's writes stay in order, and the container's removal waits for them).
+        setTimeout(() => ex.running && this.execs.get(ex.id) === ex && void this.saveExec(ex), EXEC_RECORD_DELAY_MS).unref();
+        this.emit(rec, `exec_start: ${ex.config.Cmd.join(' ')}`, { execID: ex.id });
+        // The monitor tells its status on its ready channel (no exit file to wait for); the
+        // file is what is left when that channel closed without it.
+        // After the turn that read the line: that may be exec inspect's (exitNow), whose answer
+        // should not wait for the end's bookkeeping.
+        if (st.exit) void st.exit.then((es) => setImmediate(() => (es ? void this.execExited(rec, ex, es.exitCode, EXEC_AFTERMATH_MS) : this.watchExecExit(rec, ex))));
+        else this.watchExecExit(rec, ex);
+        return st;
+      });
+      started.catch(() => undefined); // the caller's await reports it
+      return { launch: l, held, started };
+    };
+    // The output's way once the program is sent: handed over (the monitor has already closed
+    // berthd's end), through berthd (an AttachConnection), or nowhere (started detached).
+    const connect = async (b: BegunExec, attached: boolean, handOff?: SessionStreams['handOff']): Promise<AttachConnection | undefined> => {
+      const handedOff = b.held && handOff !== undefined && (await handOff((fd) => b.launch.handOff(fd)));
+      if (b.held && !handedOff) b.launch.releaseOutput();
       if (handedOff) {
-        l.holdExit(EXEC_EXIT_HOLD_MS);
-        ex.exitNow = () => l.exitNow();
+        b.launch.holdExit(EXEC_EXIT_HOLD_MS);
+        ex.exitNow = () => b.launch.exitNow();
       }
-      const started = await l.started;
-      ex.pid = started.containerPid;
-      ex.monitorPid = started.monitorPid;
-      ex.running = true;
-      trace.mark('pid to ready');
-      // Not awaited: the client's stream and the exit watch need not wait for the disk (the
-      // record's writes stay in order, and the container's removal waits for them).
-      setTimeout(() => ex.running && this.execs.get(ex.id) === ex && void this.saveExec(ex), EXEC_RECORD_DELAY_MS).unref();
-      this.emit(rec, `exec_start: ${ex.config.Cmd.join(' ')}`, { execID: ex.id });
-      // The monitor tells its status on its ready channel (no exit file to wait for); the
-      // file is what is left when that channel closed without it.
-      // After the turn that read the line: that may be exec inspect's (exitNow), whose answer
-      // should not wait for the end's bookkeeping.
-      if (started.exit) void started.exit.then((st) => setImmediate(() => (st ? void this.execExited(rec, ex, st.exitCode, EXEC_AFTERMATH_MS) : this.watchExecExit(rec, ex))));
-      else this.watchExecExit(rec, ex);
+      const started = await b.started;
       if (!started.attach) return undefined;
       if (!attached || handedOff) {
-        // prepared attached, started detached (the output goes nowhere), or handed over (the
-        // monitor has already closed this end)
         started.attach.destroy();
         return undefined;
       }
@@ -2198,18 +2221,24 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
       return {
         tty,
         run: async () => {
-          await launch(false).catch(fail);
+          await begin(false, false)
+            .then((b) => connect(b, false))
+            .catch(fail);
           trace.done();
         },
       };
     }
+    // Begun at once when the output may be handed over: the program goes to berth-init while
+    // the client is answered 101 and its connection handed over.
+    const direct = !tty && ex.config.AttachStdin !== true && ex.config.AttachStdout !== false && ex.config.AttachStderr !== false;
+    const begun = begin(true, direct);
+    begun.catch(() => undefined); // run() reports it
     return {
       tty,
       run: async (streams: SessionStreams) => {
         let conn: AttachConnection | undefined;
-        const direct = !tty && ex.config.AttachStdin !== true && ex.config.AttachStdout !== false && ex.config.AttachStderr !== false;
         try {
-          conn = await launch(true, direct ? streams.handOff : undefined);
+          conn = await connect(await begun, true, streams.handOff);
         } catch (e) {
           fail(e); // written into the stream once, as dockerd does (nothing after a hand-over)
         }

@@ -8,7 +8,7 @@
 // the container, or not used in time, is cancelled: berth-init reads a truncated program and
 // ends before any op, in the host's namespaces, and its monitor with it.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sealedInitPath } from '../runtime/init-runner.js';
@@ -16,7 +16,7 @@ import type { Socket } from 'node:net';
 import type { ExitStatus } from './monitor/exit-file.js';
 import { nativeAddon } from '../sys/native.js';
 import { socketFd } from '../sys/socket-fd.js';
-import { encodeFrame, MSG_HANDOFF, startMonitor, waitForExitFile, type ExitChannel, type MonitorStarted } from './monitor/index.js';
+import { encodeFrame, MSG_HANDOFF, MSG_HOLD, MSG_RELEASE, startMonitor, waitForExitFile, type ExitChannel, type MonitorStarted } from './monitor/index.js';
 
 /**
  * The name of an exec's pid file in its directory: the monitor's, written by berth-init
@@ -45,6 +45,8 @@ export class ExecLaunch {
   /** Set when the monitor failed before it was handed a program: start again from scratch. */
   failed = false;
   private sent = false;
+  /** The monitor holds the output for a hand-over (holdOutput). */
+  private held = false;
   /** The monitor said it was ready: it writes an exit file when berth-init ends. */
   private monitorUp = false;
   /** berthd's attach connection to the monitor (attached launches). */
@@ -113,19 +115,53 @@ export class ExecLaunch {
   }
 
   /**
-   * Before send(): gives the monitor `fd` (a client's connection) in place of berthd's attach
-   * connection (MSG_HANDOFF), so the output goes straight to that client and the monitor's
-   * end is the stream's end. False when it could not be sent: berthd's connection stays.
+   * Before send() or while the output is held: gives the monitor `fd` (a client's connection)
+   * in place of berthd's attach connection (MSG_HANDOFF), so the output goes straight to that
+   * client and the monitor's end is the stream's end. False when it could not be sent:
+   * berthd's connection stays.
    */
   handOff(fd: number): boolean {
     const own = this.attach && socketFd(this.attach);
-    if (this.sent || own === undefined) return false;
+    if ((this.sent && !this.held) || own === undefined) return false;
     try {
       nativeAddon().sendFds(own, encodeFrame(MSG_HANDOFF), [fd]);
     } catch {
       return false;
     }
+    this.held = false;
     return true;
+  }
+
+  /**
+   * Before send(): the monitor reads none of the output until handOff() or releaseOutput()
+   * (MSG_HOLD), so the program can go first and the hand-over follow. Written at once, ahead
+   * of the program, so the monitor has it before the process can write. False when it could
+   * not be sent: hand over before send(), or not at all.
+   */
+  holdOutput(): boolean {
+    const own = this.attach && socketFd(this.attach);
+    if (this.sent || own === undefined) return false;
+    const frame = encodeFrame(MSG_HOLD);
+    try {
+      // 8 bytes into a unix stream socket berthd has written nothing else to: all or nothing
+      if (writeSync(own, frame) !== frame.length) return false;
+    } catch {
+      return false;
+    }
+    this.held = true;
+    return true;
+  }
+
+  /** Ends a hold without a hand-over: the output comes to berthd's attach connection. */
+  releaseOutput(): void {
+    if (!this.held) return;
+    this.held = false;
+    const own = this.attach && socketFd(this.attach);
+    try {
+      if (own !== undefined) writeSync(own, encodeFrame(MSG_RELEASE));
+    } catch {
+      this.attach?.destroy(); // the monitor drops the holder, which ends the hold as well
+    }
   }
 
   /** ExitChannel.hold: the exit line is read when asked (exitNow) or after `ms`. */

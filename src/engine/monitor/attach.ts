@@ -3,7 +3,7 @@
 // From the monitor: [stream, 0, 0, 0, size BE32] + payload per chunk (1 stdout, 2 stderr),
 // or raw bytes when the container has a tty. To the monitor: [type, 0, 0, 0, size BE32] +
 // payload, type 0 stdin data, 1 close stdin, 2 resize (rows BE16, cols BE16), 3 start a monitor,
-// 4 hand over to another connection.
+// 4 hand over to another connection, 5 hold the output until a hand-over, 6 release it.
 
 import { connect, type Socket } from 'node:net';
 import { Duplex, PassThrough, type Readable } from 'node:stream';
@@ -20,6 +20,10 @@ const MSG_RESIZE = 2;
 export const MSG_SPAWN = 3;
 /** No payload, one fd by SCM_RIGHTS: a connection that takes this one's place (exec-launch.ts). */
 export const MSG_HANDOFF = 4;
+/** No payload: the monitor reads no output until this connection hands over, releases or goes. */
+export const MSG_HOLD = 5;
+/** No payload: ends this connection's MSG_HOLD; the output flows to it and the others. */
+export const MSG_RELEASE = 6;
 
 /** One frame: the 8-byte header of dockerd's multiplexed streams, then the payload. */
 export function encodeFrame(type: number, payload: Uint8Array = Buffer.alloc(0)): Buffer {

@@ -389,8 +389,10 @@ async function follow(opts: MonitorOptions, launched: Launched, syncFd: number):
   if (attach) opts.onAttach?.(attach);
   programPipe.on('error', () => undefined); // berth-init failed before reading: its error tells why
   if (opts.prelude) programPipe.write(opts.prelude);
+  // berthd's end goes once the program is out: berth-init closing its end would otherwise
+  // wake berthd just as berth-init starts on the program.
   Promise.resolve(opts.program).then(
-    (p) => programPipe.end(p),
+    (p) => programPipe.end(p, () => programPipe.destroy()),
     () => programPipe.destroy(),
   );
   const lines = readyLines(ready, opts.readyExit === true);

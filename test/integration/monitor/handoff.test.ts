@@ -1,14 +1,15 @@
-// berth-monitor's --ready-exit (the exit line on the ready channel, before the exit file)
-// and MSG_HANDOFF (a connection given in place of the starter's attach connection: the
-// output goes straight to it, framed, and its end is the stream's end).
+// berth-monitor's --ready-exit (the exit line on the ready channel, before the exit file),
+// MSG_HANDOFF (a connection given in place of the starter's attach connection: the output
+// goes straight to it, framed, and its end is the stream's end) and MSG_HOLD / MSG_RELEASE
+// (no output is read until the holder hands over, releases or goes).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { encodeFrame, FrameDecoder, MSG_HANDOFF, waitForExitFile, type ExitChannel } from '../../../src/engine/monitor/index.js';
+import { encodeFrame, FrameDecoder, MSG_HANDOFF, MSG_HOLD, MSG_RELEASE, waitForExitFile, type ExitChannel } from '../../../src/engine/monitor/index.js';
 import { nativeAddon } from '../../../src/sys/native.js';
 import { makeBox, processesMentioning, skipUnlessRoot, startSh, waitGone } from './helpers.js';
 
@@ -121,6 +122,82 @@ test('MSG_HANDOFF without a descriptor: refused, the starter is disconnected, th
     await ended;
     assert.equal((await s.exit)?.exitCode, 4);
     await waitGone(s.monitorPid, 'the monitor');
+  } finally {
+    await box.cleanup();
+  }
+});
+
+/** Starts `script` with the attach connection holding the output from before the program. */
+function startHeld(box: Awaited<ReturnType<typeof makeBox>>, script: string): { started: ReturnType<typeof startSh>; own: () => Socket } {
+  let own: Socket | undefined;
+  const started = startSh(box, script, {
+    connectAttach: true,
+    readyExit: true,
+    onAttach: (s) => {
+      own = s;
+      writeSync(fdOf(s), encodeFrame(MSG_HOLD)); // before the program goes out (a microtask later)
+    },
+  });
+  return { started, own: () => own! };
+}
+
+test('MSG_HOLD, then MSG_HANDOFF after the process has ended: all of its output goes to the given connection, and only then is the exit recorded', { skip: skipUnlessRoot, timeout: 60_000 }, async () => {
+  const box = await makeBox('hold-handoff');
+  try {
+    const { started, own } = startHeld(box, 'echo out; echo err >&2; exit 3');
+    const ownData = drain(own());
+    const s = await started;
+    await waitGone(s.containerPid, 'the process');
+    const early = await Promise.race([s.exit, sleep(300).then(() => 'held')]);
+    assert.equal(early, 'held', 'no exit line while the output is held');
+    assert.equal(existsSync(box.exitFile), false, 'nor an exit file');
+    const [mine, theirs] = nativeAddon().socketPair();
+    const client = new Socket({ fd: mine, readable: true, writable: true });
+    const received = drain(client);
+    nativeAddon().sendFds(fdOf(own()), encodeFrame(MSG_HANDOFF), [theirs]);
+    closeSync(theirs);
+    const frames = new FrameDecoder().push(await received).map((f) => `${f.stream} ${f.payload.toString()}`);
+    assert.deepEqual(frames, ['1 out\n', '2 err\n']);
+    assert.equal((await ownData).length, 0, "the holder's connection got no output");
+    assert.equal((await s.exit)?.exitCode, 3);
+    await waitForExitFile(box.exitFile, { timeoutMs: 10_000 });
+    await waitGone(s.monitorPid, 'the monitor');
+    client.destroy();
+  } finally {
+    await box.cleanup();
+  }
+});
+
+test('MSG_HOLD, then MSG_RELEASE: the output comes to the holder after all', { skip: skipUnlessRoot, timeout: 60_000 }, async () => {
+  const box = await makeBox('hold-release');
+  try {
+    const { started, own } = startHeld(box, 'echo out; exit 5');
+    const ownData = drain(own());
+    const s = await started;
+    await sleep(200);
+    writeSync(fdOf(own()), encodeFrame(MSG_RELEASE));
+    const frames = new FrameDecoder().push(await ownData).map((f) => `${f.stream} ${f.payload.toString()}`);
+    assert.deepEqual(frames, ['1 out\n']);
+    assert.equal((await s.exit)?.exitCode, 5);
+    await waitGone(s.monitorPid, 'the monitor');
+  } finally {
+    await box.cleanup();
+  }
+});
+
+test('MSG_HOLD by a connection that then goes: the hold ends with it, the exit is recorded, the log has the output', { skip: skipUnlessRoot, timeout: 60_000 }, async () => {
+  const box = await makeBox('hold-gone');
+  try {
+    const { started, own } = startHeld(box, 'echo logged; exit 6');
+    const s = await started;
+    await sleep(200);
+    assert.equal(existsSync(box.exitFile), false, 'held: no exit recorded yet');
+    own().destroy();
+    assert.equal((await s.exit)?.exitCode, 6);
+    const file = await waitForExitFile(box.exitFile, { timeoutMs: 10_000 });
+    assert.equal(file.exitCode, 6);
+    await waitGone(s.monitorPid, 'the monitor');
+    assert.match(readFileSync(box.logFile, 'utf8'), /logged/);
   } finally {
     await box.cleanup();
   }
