@@ -223,7 +223,7 @@ static void check_structure(const struct op *ops, size_t n) {
       for (size_t j = i + 1;; j++) {
         uint16_t c = j < n ? ops[j].code : 0;
         if (c == OP_CLONE || c == OP_AWAIT_PROGRAM) break;
-        if (c != OP_SETNS_PID && c != OP_JOIN_KEYRING && c != OP_SECCOMP && c != OP_OPEN && c != OP_PIDFILE_DIR)
+        if (c != OP_SETNS_PID && c != OP_JOIN_KEYRING && c != OP_CAP_BOUNDING && c != OP_SECCOMP && c != OP_OPEN && c != OP_PIDFILE_DIR)
           bad("op #", at, ": CLONE_INTO_CGROUP not followed by CLONE");
       }
       break;

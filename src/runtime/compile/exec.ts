@@ -24,6 +24,7 @@ import { CLONE_NEWUSER, O_WRONLY } from './flags.js';
 import { detectHost } from './host.js';
 import {
   apparmorOps,
+  boundingOp,
   execOp,
   identityOps,
   oomScoreOps,
@@ -138,7 +139,7 @@ function compileExecParts(input: ExecInput, aheadStages: SeccompAhead | undefine
     if (nnp) child.push(op(OpCode.NO_NEW_PRIVS));
     child.push(...selinuxOps(p.selinuxLabel, host, 'process.selinuxLabel'));
     if (seccomp && !nnp) child.push(seccompOp(seccomp));
-    child.push(...identityOps({ process: p, field: 'process', preserveFds: input.preserveFds ?? 0, setgroups: !rootless }));
+    child.push(...identityOps({ process: p, field: 'process', preserveFds: input.preserveFds ?? 0, setgroups: !rootless, boundingCut: ahead !== undefined }));
     child.push(op(OpCode.READY));
     if (seccomp && nnp) child.push(seccompOp(seccomp));
     child.push(execOp(p, env));
@@ -160,6 +161,9 @@ function compileExecParts(input: ExecInput, aheadStages: SeccompAhead | undefine
       ...cloneInto,
       ...setns,
       ...keyring,
+      // The bounding set is the container's for every exec a prepared launch serves (a
+      // privileged one is never prepared): cut here, off the process's own start.
+      boundingOp(p, 'process'),
       seccompOp(aheadStages.stage1),
       op(OpCode.AWAIT_PROGRAM),
     ];

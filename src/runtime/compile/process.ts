@@ -107,6 +107,13 @@ export interface IdentityOptions {
   preserveFds: number;
   /** Supplementary groups can be set (setgroups is not denied). */
   setgroups: boolean;
+  /** The bounding set was cut before (boundingOp in a launch's first part): not again. */
+  boundingCut?: boolean;
+}
+
+/** Cuts the bounding set to process.capabilities.bounding (per thread, inherited by children). */
+export function boundingOp(p: Process, field: string): Op {
+  return op(OpCode.CAP_BOUNDING, int(capabilityMask(p.capabilities?.bounding ?? [], `${field}.capabilities.bounding`)));
 }
 
 /**
@@ -118,18 +125,13 @@ export function identityOps(o: IdentityOptions): Op[] {
   const { process: p, field } = o;
   const caps = p.capabilities ?? {};
   const mask = (set: keyof typeof caps): bigint => capabilityMask(caps[set] ?? [], `${field}.capabilities.${set}`);
-  const bounding = mask('bounding');
   const effective = mask('effective');
   const permitted = mask('permitted');
   const inheritable = mask('inheritable');
   // The kernel refuses an ambient capability that is not both permitted and inheritable;
   // runc only warns about those, so they are left out here.
   const ambient = mask('ambient') & permitted & inheritable;
-  const ops: Op[] = [
-    op(OpCode.CLOSE_FDS, int(2 + o.preserveFds)),
-    op(OpCode.CAP_BOUNDING, int(bounding)),
-    op(OpCode.KEEPCAPS, int(1)),
-  ];
+  const ops: Op[] = [op(OpCode.CLOSE_FDS, int(2 + o.preserveFds)), ...(o.boundingCut ? [] : [boundingOp(p, field)]), op(OpCode.KEEPCAPS, int(1))];
   if (o.setgroups) ops.push(op(OpCode.SETGROUPS, intlist(p.user.additionalGids ?? [])));
   ops.push(
     op(OpCode.SETRESGID, int(p.user.gid)),

@@ -256,6 +256,8 @@ describe('exec launches started ahead', () => {
       assert.equal(r.code, 0, r.stderr);
       return r.stdout;
     };
+    const bounding = async (args: string[] = []): Promise<string> => (await d.docker(['exec', ...args, 'ahead', 'grep', 'CapBnd', '/proc/self/status'])).stdout.trim();
+    const dockerDefault = 'CapBnd:\t00000000a80425fb';
     assert.equal(await probe(), 'Seccomp_filters:\t1\nclone3 refused errno 38\n', 'the first exec loads the profile in its process');
     await spare(c.runtime);
     const [monitor] = execMonitors(c.runtime);
@@ -264,7 +266,13 @@ describe('exec launches started ahead', () => {
     await poll('the prepared berth-init in the container\'s mount namespace', () => readlinkSync(`/proc/${init}/ns/mnt`) === readlinkSync(`/proc/${pid.Pid}/ns/mnt`));
     assert.ok(!readFileSync(`/proc/${init}/cgroup`, 'utf8').includes(c.id), 'not in the container\'s cgroups before its exec starts');
     assert.match(readFileSync(`/proc/${init}/status`, 'utf8'), /Seccomp_filters:\t1/, 'the profile loaded ahead');
+    assert.ok(readFileSync(`/proc/${init}/status`, 'utf8').includes(dockerDefault), 'the bounding set cut ahead');
     assert.equal(await probe(), 'Seccomp_filters:\t2\nclone3 refused errno 38\n', 'the exec that took it: two stages, the profile\'s answers');
+    await spare(c.runtime);
+    assert.equal(await bounding(), dockerDefault, 'a prepared exec has the container\'s bounding set');
+    const ours = /CapBnd:\t\w+/.exec(readFileSync('/proc/self/status', 'utf8'))![0];
+    assert.equal(await bounding(['--privileged']), ours, 'a privileged one every capability berthd has');
+    assert.equal(await bounding(['-i']), dockerDefault, 'one of another shape (stdin) cuts its own');
     assert.equal(await probe(['--privileged']), 'Seccomp_filters:\t0\nclone3 ran errno 0\n', 'a privileged exec takes no prepared launch');
     await d.docker(['rm', '-f', 'ahead']);
   });

@@ -278,6 +278,12 @@ test('exec prepared ahead: the prelude opens the v1 tasks files and the v2 direc
   const child = main.slice(clone + 1 + n(main[clone]!, 1));
   assert.equal(find(child, OpCode.JOIN_KEYRING), -1);
   assert.deepEqual(child[find(child, OpCode.SECCOMP)]!.args[0]!.value, stage2.filter);
+  // the bounding set is cut in the prelude (inherited by the child), not again in the child
+  const bounding = find(prelude, OpCode.CAP_BOUNDING);
+  assert.ok(bounding > setns && bounding < seccomp);
+  assert.equal(n(prelude[bounding]!, 0), 0, 'a process without capabilities keeps none in its bounding set');
+  assert.equal(find(child, OpCode.CAP_BOUNDING), -1);
+  assert.ok(find(compileExec({ ...input, seccomp: undefined }), OpCode.CAP_BOUNDING) >= 0, 'an exec not prepared cuts it itself');
   // what cannot be prepared so
   assert.equal(compileExecAhead({ ...input, process: { ...process, terminal: true }, consoleSocket: '/c.sock' }, { stage1, stage2 }), undefined);
   assert.equal(compileExecAhead({ ...input, namespaces: input.namespaces | F.CLONE_NEWUSER }, { stage1, stage2 }), undefined);
