@@ -17,7 +17,7 @@ enum {
   OP_CONNECT, OP_OPEN, OP_CONSOLE, OP_WAIT_FIFO, OP_SYNC, OP_READY, OP_EXEC, OP_RUN_HOOK,
   OP_SETSID, OP_PDEATHSIG, OP_PERSONALITY, OP_CHOWN, OP_JOIN_KEYRING,
   OP_FCHOWN, OP_WAIT_FIFO_AT, OP_LINK_UP, OP_CHILD_JOINED, OP_WAIT_JOINED, OP_CLONE_INTO_CGROUP,
-  OP_PIDFILE_DIR, OP_AWAIT_PROGRAM, OP_WRITE_REG, OP_MAX = OP_WRITE_REG
+  OP_PIDFILE_DIR, OP_AWAIT_PROGRAM, OP_WRITE_REG, OP_CHILD_PID_REG, OP_MAX = OP_CHILD_PID_REG
 };
 
 enum { ARG_INT = 1, ARG_STR, ARG_BYTES, ARG_STRLIST, ARG_INTLIST };
@@ -77,7 +77,7 @@ int unix_connect(const char *path); /* sync.c; -1 and errno on failure */
 void op_setns(const struct op *), op_setns_pid(const struct op *), op_unshare(const struct op *),
     op_write_file(const struct op *), op_child_write(const struct op *),
     op_child_cgroup(const struct op *), op_child_report(const struct op *),
-    op_child_pidfile(const struct op *), op_release(const struct op *),
+    op_child_pidfile(const struct op *), op_child_pid_reg(const struct op *), op_release(const struct op *),
     op_child_joined(const struct op *), op_wait_joined(const struct op *), op_clone_into_cgroup(const struct op *),
     op_pidfile_dir(const struct op *), op_write_reg(const struct op *),
     op_wait_child(const struct op *), op_exit(const struct op *),

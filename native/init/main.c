@@ -27,7 +27,7 @@ const op_fn op_table[OP_MAX + 1] = {
   [OP_PDEATHSIG] = op_pdeathsig, [OP_PERSONALITY] = op_personality, [OP_CHOWN] = op_chown,
   [OP_JOIN_KEYRING] = op_join_keyring, [OP_FCHOWN] = op_fchown, [OP_WAIT_FIFO_AT] = op_wait_fifo_at,
   [OP_LINK_UP] = op_link_up, [OP_CLONE_INTO_CGROUP] = op_clone_into_cgroup, [OP_CHILD_JOINED] = op_child_joined, [OP_WAIT_JOINED] = op_wait_joined,
-  [OP_PIDFILE_DIR] = op_pidfile_dir, [OP_WRITE_REG] = op_write_reg,
+  [OP_PIDFILE_DIR] = op_pidfile_dir, [OP_WRITE_REG] = op_write_reg, [OP_CHILD_PID_REG] = op_child_pid_reg,
 };
 
 int main(int argc, char **argv) {

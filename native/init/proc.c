@@ -254,6 +254,15 @@ void op_child_pidfile(const struct op *o) {
   }
 }
 
+/* The pid into a file OPENed ahead (a launch prepared ahead): no file made or renamed now. Its
+ * reader (the monitor) reads it only after berth-init has exited. */
+void op_child_pid_reg(const struct op *o) {
+  int reg = (int)arg_int(o, 0);
+  const char *pid = num(child_pid);
+  if (regs[reg] < 0 || write_all(regs[reg], pid, strlen(pid)) < 0) fail(regs[reg] < 0 ? EBADF : errno, "write pid ", pid, " to register ", num(reg));
+  set_reg(reg, -1);
+}
+
 void op_wait_child(const struct op *o) {
   (void)o;
   sigset_t set;

@@ -25,7 +25,7 @@ static const char *const signatures[OP_MAX + 1] = {
   [OP_EXEC] = "SSi", [OP_RUN_HOOK] = "sSSbi", [OP_SETSID] = "", [OP_PDEATHSIG] = "i",
   [OP_PERSONALITY] = "i", [OP_CHOWN] = "sii", [OP_JOIN_KEYRING] = "s", [OP_FCHOWN] = "iii", [OP_WAIT_FIFO_AT] = "is",
   [OP_LINK_UP] = "s", [OP_CHILD_JOINED] = "", [OP_WAIT_JOINED] = "", [OP_CLONE_INTO_CGROUP] = "s",
-  [OP_PIDFILE_DIR] = "s", [OP_AWAIT_PROGRAM] = "", [OP_WRITE_REG] = "ib",
+  [OP_PIDFILE_DIR] = "s", [OP_AWAIT_PROGRAM] = "", [OP_WRITE_REG] = "ib", [OP_CHILD_PID_REG] = "i",
 };
 
 static const char type_of[128] = { ['i'] = ARG_INT, ['s'] = ARG_STR, ['b'] = ARG_BYTES,
@@ -212,8 +212,9 @@ static void check_structure(const struct op *ops, size_t n) {
       break;
     }
     case OP_CHILD_WRITE: case OP_CHILD_CGROUP: case OP_CHILD_REPORT: case OP_CHILD_PIDFILE:
-    case OP_RELEASE: case OP_WAIT_CHILD: case OP_CHILD_JOINED:
+    case OP_RELEASE: case OP_WAIT_CHILD: case OP_CHILD_JOINED: case OP_CHILD_PID_REG:
       if (i >= parent_end) bad("op #", at, ": child op outside the parent ops of a CLONE");
+      if (o->code == OP_CHILD_PID_REG && (arg_int(o, 0) < 0 || arg_int(o, 0) >= NREGS)) bad("op #", at, ": register out of range");
       break;
     case OP_CLONE_INTO_CGROUP:
       if (i < parent_end) bad("op #", at, ": CLONE_INTO_CGROUP inside the parent ops of a CLONE");

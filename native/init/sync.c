@@ -22,7 +22,7 @@ void op_write_reg(const struct op *o) {
 }
 
 void op_open(const struct op *o) {
-  int fd = open(arg_str(o, 0), (int)arg_int(o, 1) | O_CLOEXEC);
+  int fd = open(arg_str(o, 0), (int)arg_int(o, 1) | O_CLOEXEC, 0644); /* the mode, for O_CREAT */
   if (fd < 0) fail(errno, "open `", arg_str(o, 0), "`");
   set_reg((int)arg_int(o, 2), fd);
 }

@@ -64,6 +64,7 @@ export enum OpCode {
   PIDFILE_DIR = 57,
   AWAIT_PROGRAM = 58,
   WRITE_REG = 59,
+  CHILD_PID_REG = 60,
 }
 
 export enum ArgType {
@@ -170,6 +171,7 @@ export const OP_SIGNATURES: Readonly<Record<OpCode, readonly ArgType[]>> = {
   [OpCode.PIDFILE_DIR]: [S],
   [OpCode.AWAIT_PROGRAM]: [],
   [OpCode.WRITE_REG]: [I, B],
+  [OpCode.CHILD_PID_REG]: [I],
 };
 
 export class InitProgramError extends Error {}

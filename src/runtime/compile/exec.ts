@@ -20,7 +20,7 @@
 import { invalidParameter } from '../../errors.js';
 import { bytes, int, op, OpCode, str, type Op } from '../init-program.js';
 import { planCgroupJoin } from './cgroup-join.js';
-import { CLONE_NEWUSER, O_WRONLY } from './flags.js';
+import { CLONE_NEWUSER, O_CREAT, O_TRUNC, O_WRONLY } from './flags.js';
 import { detectHost } from './host.js';
 import {
   apparmorOps,
@@ -54,7 +54,9 @@ export interface SeccompAhead {
 }
 
 /** Registers for the v1 `tasks` files a launch prepared ahead opens before SETNS_PID. */
-const AHEAD_REGS = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+const AHEAD_REGS = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+/** The register for its pid file, made and opened there too: the pid is only written later. */
+const REG_PID = 15;
 
 export function compileExec(input: ExecInput): Op[] {
   return compileExecParts(input, undefined);
@@ -114,10 +116,10 @@ function compileExecParts(input: ExecInput, aheadStages: SeccompAhead | undefine
   const pidDir = input.pidFile !== undefined ? [op(OpCode.PIDFILE_DIR, str('.'))] : [];
   const middle: Op[] = [...pidDir, ...selfMoves, ...setns];
   if (joins) middle.push(op(OpCode.WAIT_JOINED));
-  const middleParent: Op[] = [
+  const middleParent = (ahead: boolean): Op[] => [
     op(OpCode.CHILD_REPORT),
     op(OpCode.RELEASE),
-    ...(input.pidFile !== undefined ? [op(OpCode.CHILD_PIDFILE, str(input.pidFile))] : []),
+    ...(input.pidFile === undefined ? [] : ahead ? [op(OpCode.CHILD_PID_REG, int(REG_PID))] : [op(OpCode.CHILD_PIDFILE, str(input.pidFile))]),
     input.mode === 'foreground' ? op(OpCode.WAIT_CHILD) : op(OpCode.EXIT, int(0)),
   ];
 
@@ -147,7 +149,10 @@ function compileExecParts(input: ExecInput, aheadStages: SeccompAhead | undefine
   };
 
   const cloneInto = join.cloneInto !== undefined ? [op(OpCode.CLONE_INTO_CGROUP, str(join.cloneInto))] : [];
-  const finalClone = (ahead?: SeccompAhead): Op[] => [op(OpCode.CLONE, int(0), int(middleParent.length)), ...middleParent, ...childOps(ahead)];
+  const finalClone = (ahead?: SeccompAhead): Op[] => {
+    const parent = middleParent(ahead !== undefined);
+    return [op(OpCode.CLONE, int(0), int(parent.length)), ...parent, ...childOps(ahead)];
+  };
   if (aheadStages) {
     // Ahead: what does not depend on the exec runs before its program comes (the v1 `tasks`
     // files opened, not written: the process must not show in the container's cgroups
@@ -157,7 +162,8 @@ function compileExecParts(input: ExecInput, aheadStages: SeccompAhead | undefine
     const prelude: Op[] = [
       ...top,
       ...join.selfMove.map((f, i) => op(OpCode.OPEN, str(f), int(O_WRONLY), int(regs[i]!))),
-      ...pidDir,
+      // in berth-init's starting directory, before SETNS_PID leaves the host's mount namespace
+      op(OpCode.OPEN, str(input.pidFile), int(O_WRONLY | O_CREAT | O_TRUNC), int(REG_PID)),
       ...cloneInto,
       ...setns,
       ...keyring,

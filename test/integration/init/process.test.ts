@@ -250,6 +250,32 @@ test('CHILD_PIDFILE, CHILD_CGROUP-style writes and WRITE_FILE', { skip: skipUnle
   }
 });
 
+test('CHILD_PID_REG writes the pid into a file OPENed (and created) earlier, outside the parent ops it is refused', { skip: skipUnlessRoot }, async () => {
+  const dir = await makeTempDir('pidreg');
+  try {
+    const pidfile = join(dir, 'pid');
+    const r = await run([
+      op(O.OPEN, str(pidfile), int(0o1 | 0o100 | 0o1000), int(9)),
+      op(O.CLONE, int(0), int(4)),
+      op(O.CHILD_REPORT),
+      op(O.RELEASE),
+      op(O.CHILD_PID_REG, int(9)),
+      op(O.WAIT_CHILD),
+      op(O.READY),
+      sh('echo $$'),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(pidfile, 'utf8'), String(r.pid));
+    assert.equal(r.stdout.trim(), String(r.pid));
+    const outside = await run([op(O.OPEN, str(pidfile), int(0o1), int(9)), op(O.CHILD_PID_REG, int(9)), sh('true')]);
+    assert.match(outside.stderr, /child op outside/);
+    const badReg = await run([op(O.CLONE, int(0), int(3)), op(O.RELEASE), op(O.CHILD_PID_REG, int(16)), op(O.EXIT, int(0)), sh('true')]);
+    assert.match(badReg.stderr, /register out of range/);
+  } finally {
+    await removeTempDir(dir);
+  }
+});
+
 test('RUN_HOOK feeds stdin, fails on a non-zero exit and on its timeout', { skip: skipUnlessRoot }, async () => {
   const dir = await makeTempDir('hook');
   try {

@@ -262,10 +262,14 @@ test('exec prepared ahead: the prelude opens the v1 tasks files and the v2 direc
   const { prelude, main } = parts;
   for (const ops of [prelude, main]) assert.deepEqual(decodeInitProgram(encodeInitProgram(ops)), ops);
   assert.equal(prelude[prelude.length - 1]!.code, OpCode.AWAIT_PROGRAM);
-  const opens = prelude.filter((o) => o.code === OpCode.OPEN);
+  const opens = prelude.filter((o) => o.code === OpCode.OPEN && s(o, 0) !== 'pid');
   assert.deepEqual(opens.map((o) => s(o, 0)), V1_PROCS.map((f) => join(dirname(f), 'tasks')), 'opened, not written: nothing joins before the exec starts');
+  // the pid file made ahead in berth-init's starting directory; the parent writes the pid into it
+  const pidOpen = prelude.find((o) => o.code === OpCode.OPEN && s(o, 0) === 'pid')!;
+  assert.equal(n(pidOpen, 1), 0o1 | 0o100 | 0o1000, 'O_WRONLY | O_CREAT | O_TRUNC');
+  assert.equal(find(prelude, OpCode.PIDFILE_DIR), -1);
   const setns = find(prelude, OpCode.SETNS_PID);
-  for (const code of [OpCode.OPEN, OpCode.PIDFILE_DIR, OpCode.CLONE_INTO_CGROUP]) assert.ok(find(prelude, code) < setns, `${OpCode[code]} before SETNS_PID, in the host's mount namespace`);
+  for (const code of [OpCode.OPEN, OpCode.CLONE_INTO_CGROUP]) assert.ok(findLast(prelude, code) < setns, `${OpCode[code]} before SETNS_PID, in the host's mount namespace`);
   assert.ok(find(prelude, OpCode.JOIN_KEYRING) > setns);
   const seccomp = find(prelude, OpCode.SECCOMP);
   assert.ok(seccomp > find(prelude, OpCode.JOIN_KEYRING), 'keyctl comes before the profile, which refuses it');
@@ -275,6 +279,9 @@ test('exec prepared ahead: the prelude opens the v1 tasks files and the v2 direc
   assert.deepEqual(main.slice(0, opens.length).map((o) => n(o, 0)), opens.map((o) => n(o, 2)), 'each register opened is written');
   const clone = find(main, OpCode.CLONE);
   assert.equal(clone, opens.length);
+  const parent = main.slice(clone + 1, clone + 1 + n(main[clone]!, 1));
+  assert.deepEqual(names(parent), ['CHILD_REPORT', 'RELEASE', 'CHILD_PID_REG', 'EXIT']);
+  assert.equal(n(parent[2]!, 0), n(pidOpen, 2), 'into the register the pid file was opened in');
   const child = main.slice(clone + 1 + n(main[clone]!, 1));
   assert.equal(find(child, OpCode.JOIN_KEYRING), -1);
   assert.deepEqual(child[find(child, OpCode.SECCOMP)]!.args[0]!.value, stage2.filter);
