@@ -186,6 +186,8 @@ interface ExecBase {
   ahead?: SeccompAhead | null;
   /** The run's latest exec programs, by what they were compiled from (execProgram). */
   programs: Map<string, Buffer>;
+  /** The first part of a launch prepared ahead, the same for every spare of the run; null when none can be (execPrelude). */
+  prelude?: Buffer | null;
 }
 
 /** Exec programs kept per run: scripts and health checks repeat a handful of commands. */
@@ -2022,11 +2024,13 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   private execPrelude(c: Live, shape: LaunchShape): Buffer | undefined {
     if (shape.tty || shape.privileged) return undefined;
     const base = this.execBase(c);
-    const stages = this.aheadStages(base);
-    if (!stages) return undefined;
-    // The first part depends on the container alone: any command stands in for the exec's.
-    const parts = compileExecAhead(this.execInput(c, { Cmd: ['true'] }, base, undefined, undefined), stages);
-    return parts && encodeInitProgram(parts.prelude);
+    if (base.prelude === undefined) {
+      const stages = this.aheadStages(base);
+      // The first part depends on the container's run alone: any command stands in for the exec's.
+      const parts = stages && compileExecAhead(this.execInput(c, { Cmd: ['true'] }, base, undefined, undefined), stages);
+      base.prelude = parts ? encodeInitProgram(parts.prelude) : null;
+    }
+    return base.prelude ?? undefined;
   }
 
   private aheadStages(base: ExecBase): SeccompAhead | undefined {
