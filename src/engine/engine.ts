@@ -193,6 +193,11 @@ interface ExecBase {
 /** Exec programs kept per run: scripts and health checks repeat a handful of commands. */
 const EXEC_PROGRAMS_KEPT = 8;
 
+/** What an exec's program is compiled from, but for the container's user files. */
+function execProgramConfig(cfg: ExecCreateRequest, consoleSize: readonly number[] | undefined, consoleSocket: string | undefined, prepared: boolean): string {
+  return JSON.stringify([cfg.Cmd, cfg.Env ?? null, cfg.User ?? '', cfg.WorkingDir ?? '', cfg.Privileged === true, cfg.Tty === true, consoleSize ?? null, consoleSocket ?? '', prepared]);
+}
+
 /**
  * The user files an exec's program reads (its user, HOME): a changed one compiles it again.
  * Only a cache key (a stat that follows a symlink out of the rootfs changes nothing but that);
@@ -1993,8 +1998,7 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
   private execProgram(c: Live, ex: ExecRecord, consoleSize: readonly number[] | undefined, consoleSocket: string | undefined, prepared: boolean): Buffer {
     const rec = c.rec;
     const base = this.execBase(c);
-    const cfg = ex.config;
-    const key = JSON.stringify([cfg.Cmd, cfg.Env ?? null, cfg.User ?? '', cfg.WorkingDir ?? '', cfg.Privileged === true, cfg.Tty === true, consoleSize ?? null, consoleSocket ?? '', prepared, userFilesStamp(rec.rootfs)]);
+    const key = `${execProgramConfig(ex.config, consoleSize, consoleSocket, prepared)}\n${userFilesStamp(rec.rootfs)}`;
     const kept = base.programs.get(key);
     if (kept) {
       base.programs.delete(key); // most recently used goes last
@@ -2074,7 +2078,12 @@ export class Engine extends UnimplementedBackend implements EngineBackend {
     const size = ex.config.ConsoleSize ?? undefined;
     try {
       const prepared = this.launches.prepared(id);
-      ex.program = { pid: c.rec.state.pid, key: programKey(size, prepared), bytes: this.execProgram(c, ex, size, ex.config.Tty ? execConsoleSocket(ex.dir) : undefined, prepared) };
+      const socket = ex.config.Tty ? execConsoleSocket(ex.dir) : undefined;
+      // A command the run has had compiled is looked up at the start (the user files checked
+      // then): this turn, while the client sends the start, is for a first compile only.
+      const config = `${execProgramConfig(ex.config, size, socket, prepared)}\n`;
+      if ([...this.execBase(c).programs.keys()].some((k) => k.startsWith(config))) return;
+      ex.program = { pid: c.rec.state.pid, key: programKey(size, prepared), bytes: this.execProgram(c, ex, size, socket, prepared) };
     } catch {
       // compiled again at the start, which reports the error
     }
