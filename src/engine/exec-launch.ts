@@ -2,9 +2,10 @@
 // known: berth-init waits on its program pipe and does nothing until it has the program.
 //
 // berthd keeps one started ahead for a container that has had an exec (ExecLaunches), so that
-// the next exec's start only sends its program (compiled when the exec was created): the
-// monitor's spawn through the container's monitor, the exec directory and the compile are no
-// longer between `POST /exec/{id}/start` and the process. A launch made for another run of
+// the next exec's start only sends its program (kept from an earlier exec of the same command,
+// or compiled when the exec was created): the monitor's spawn through the container's
+// monitor, the exec directory and the compile are no longer between
+// `POST /exec/{id}/start` and the process. A launch made for another run of
 // the container, or not used in time, is cancelled: berth-init reads a truncated program and
 // ends before any op, in the host's namespaces, and its monitor with it.
 
