@@ -22,6 +22,18 @@ function drain(s: Socket): Promise<Buffer> {
   return new Promise((resolve) => s.once('end', () => resolve(Buffer.concat(chunks))));
 }
 
+/** Hands `own`'s place over to a new connection (MSG_HANDOFF): its far end, and what it receives until its end. */
+function handOver(own: Socket): { client: Socket; received: Promise<Buffer> } {
+  const [mine, theirs] = nativeAddon().socketPair();
+  const client = new Socket({ fd: mine, readable: true, writable: true });
+  const received = drain(client);
+  nativeAddon().sendFds(fdOf(own), encodeFrame(MSG_HANDOFF), [theirs]);
+  closeSync(theirs); // the monitor holds it now
+  return { client, received };
+}
+
+const framesOf = (b: Buffer): string[] => new FrameDecoder().push(b).map((f) => `${f.stream} ${f.payload.toString()}`);
+
 test('--ready-exit: the status comes on the ready channel, and the exit file says the same', { skip: skipUnlessRoot, timeout: 60_000 }, async () => {
   const box = await makeBox('ready-exit');
   try {
@@ -90,15 +102,11 @@ test('MSG_HANDOFF: the given connection gets the framed output and the end; the 
     });
     assert.ok(own, 'the attach connection is given at once');
     const ownData = drain(own);
-    const [mine, theirs] = nativeAddon().socketPair();
-    const client = new Socket({ fd: mine, readable: true, writable: true });
-    const received = drain(client);
-    nativeAddon().sendFds(fdOf(own), encodeFrame(MSG_HANDOFF), [theirs]);
-    closeSync(theirs); // the monitor holds it now
+    const { client, received } = handOver(own);
     const s = await started;
     client.write('not a message: dropped, and not stdin either\n');
     writeFileSync(go, '');
-    const frames = new FrameDecoder().push(await received).map((f) => `${f.stream} ${f.payload.toString()}`);
+    const frames = framesOf(await received);
     assert.deepEqual(frames, ['1 out\n', '2 err\n'], 'stdout and stderr, framed; `cat` read no input');
     assert.equal((await ownData).length, 0, 'the starter\'s connection got no output and was closed');
     assert.deepEqual([(await s.exit)?.exitCode], [3]);
@@ -151,12 +159,8 @@ test('MSG_HOLD, then MSG_HANDOFF after the process has ended: all of its output 
     const early = await Promise.race([s.exit, sleep(300).then(() => 'held')]);
     assert.equal(early, 'held', 'no exit line while the output is held');
     assert.equal(existsSync(box.exitFile), false, 'nor an exit file');
-    const [mine, theirs] = nativeAddon().socketPair();
-    const client = new Socket({ fd: mine, readable: true, writable: true });
-    const received = drain(client);
-    nativeAddon().sendFds(fdOf(own()), encodeFrame(MSG_HANDOFF), [theirs]);
-    closeSync(theirs);
-    const frames = new FrameDecoder().push(await received).map((f) => `${f.stream} ${f.payload.toString()}`);
+    const { client, received } = handOver(own());
+    const frames = framesOf(await received);
     assert.deepEqual(frames, ['1 out\n', '2 err\n']);
     assert.equal((await ownData).length, 0, "the holder's connection got no output");
     assert.equal((await s.exit)?.exitCode, 3);
@@ -176,7 +180,7 @@ test('MSG_HOLD, then MSG_RELEASE: the output comes to the holder after all', { s
     const s = await started;
     await sleep(200);
     writeSync(fdOf(own()), encodeFrame(MSG_RELEASE));
-    const frames = new FrameDecoder().push(await ownData).map((f) => `${f.stream} ${f.payload.toString()}`);
+    const frames = framesOf(await ownData);
     assert.deepEqual(frames, ['1 out\n']);
     assert.equal((await s.exit)?.exitCode, 5);
     await waitGone(s.monitorPid, 'the monitor');
