@@ -115,6 +115,11 @@ export class ExecLaunch {
     return this.opts.tty ? execConsoleSocket(this.opts.dir) : undefined;
   }
 
+  /** The descriptor of berthd's attach connection to the monitor, while it has one. */
+  private get ownFd(): number | undefined {
+    return this.attach && socketFd(this.attach);
+  }
+
   /**
    * Before send() or while the output is held: gives the monitor `fd` (a client's connection)
    * in place of berthd's attach connection (MSG_HANDOFF), so the output goes straight to that
@@ -122,7 +127,7 @@ export class ExecLaunch {
    * berthd's connection stays.
    */
   handOff(fd: number): boolean {
-    const own = this.attach && socketFd(this.attach);
+    const own = this.ownFd;
     if ((this.sent && !this.held) || own === undefined) return false;
     try {
       nativeAddon().sendFds(own, encodeFrame(MSG_HANDOFF), [fd]);
@@ -140,7 +145,7 @@ export class ExecLaunch {
    * not be sent: hand over before send(), or not at all.
    */
   holdOutput(): boolean {
-    const own = this.attach && socketFd(this.attach);
+    const own = this.ownFd;
     if (this.sent || own === undefined) return false;
     const frame = encodeFrame(MSG_HOLD);
     try {
@@ -157,7 +162,7 @@ export class ExecLaunch {
   releaseOutput(): void {
     if (!this.held) return;
     this.held = false;
-    const own = this.attach && socketFd(this.attach);
+    const own = this.ownFd;
     try {
       if (own !== undefined) writeSync(own, encodeFrame(MSG_RELEASE));
     } catch {
